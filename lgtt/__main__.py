@@ -1,0 +1,3 @@
+from lgtt.cli import main
+
+main()

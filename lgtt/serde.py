@@ -1,0 +1,181 @@
+"""Decoding stored blobs without trusting them.
+
+LangGraph's default serializer imports and calls whatever module and class a blob
+names. A checkpoint database can come from anywhere, so lgtt decodes strictly: only
+LangGraph's own allowlist of safe types (datetimes, UUIDs, LangChain messages, ``Send``,
+``Interrupt``…) is rebuilt; every other object comes back as data — a :class:`Record`
+(pydantic models, dataclasses, named tuples: their fields) or an :class:`Opaque` (the
+type's name and its stored argument). No module is imported because a blob names it.
+
+``lazy=True`` keeps every extension object as its raw bytes (:class:`LazyExt`). Equal
+bytes mean equal values, which is all change detection needs, and it skips building
+thousands of message objects per checkpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+import ormsgpack
+from langgraph.checkpoint.serde import jsonplus as _jp
+from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_METHODS, SAFE_MSGPACK_TYPES
+
+_UNPACK_OPTS = ormsgpack.OPT_NON_STR_KEYS
+
+
+class DecodeError(Exception):
+    """A blob that cannot be decoded (corrupt, truncated, unknown format)."""
+
+
+class Record(dict[str, Any]):
+    """An object stored as its fields (pydantic model, dataclass, named tuple).
+
+    It is a plain ``dict`` of the fields, so diffing and JSON see the fields; the stored
+    type name is kept for display.
+    """
+
+    __slots__ = ("type_name",)
+
+    def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
+        super().__init__(fields)
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.items())
+        return f"{self.type_name.rsplit('.', 1)[-1]}({args})"
+
+
+class Opaque:
+    """A stored object of a type lgtt does not rebuild: its type name and stored value."""
+
+    __slots__ = ("type_name", "value")
+
+    def __init__(self, type_name: str, value: Any) -> None:
+        self.type_name = type_name
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Opaque)
+            and other.type_name == self.type_name
+            and other.value == self.value
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.type_name, repr(self.value)))
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} {self.value!r}>"
+
+
+class LazyExt:
+    """An undecoded msgpack extension object; equal bytes mean equal values."""
+
+    __slots__ = ("code", "data")
+
+    def __init__(self, code: int, data: bytes) -> None:
+        self.code = code
+        self.data = data
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LazyExt) and other.code == self.code and other.data == self.data
+
+    def __hash__(self) -> int:
+        return hash((self.code, self.data))
+
+    def __repr__(self) -> str:
+        return f"<ext {self.code}: {len(self.data)} bytes>"
+
+    def materialize(self) -> Any:
+        return _strict_hook(self.code, self.data)
+
+
+_lg_safe_hook = _jp._create_msgpack_ext_hook(None)  # rebuilds SAFE types only
+
+
+def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
+    return ormsgpack.unpackb(data, ext_hook=hook, option=_UNPACK_OPTS)
+
+
+def _type_name(tup: Any) -> str:
+    return f"{tup[0]}.{tup[1]}"
+
+
+def _strict_hook(code: int, data: bytes) -> Any:
+    if code == _jp.EXT_DELTA_SNAPSHOT:
+        return _unpack(data, _strict_hook)
+    if code == _jp.EXT_NUMPY_ARRAY:
+        dtype, shape, order, _buf = _unpack(data, _strict_hook)
+        return Opaque("numpy.ndarray", {"dtype": dtype, "shape": list(shape), "order": order})
+    if code in (
+        _jp.EXT_CONSTRUCTOR_SINGLE_ARG,
+        _jp.EXT_CONSTRUCTOR_POS_ARGS,
+        _jp.EXT_CONSTRUCTOR_KW_ARGS,
+        _jp.EXT_METHOD_SINGLE_ARG,
+        _jp.EXT_PYDANTIC_V1,
+        _jp.EXT_PYDANTIC_V2,
+    ):
+        tup = _unpack(data, _strict_hook)
+        if not isinstance(tup, (list, tuple)) or len(tup) < 3:
+            raise DecodeError(f"malformed extension object (code {code})")
+        key = (tup[0], tup[1])
+        safe = (
+            (key[0], key[1], tup[3]) in SAFE_MSGPACK_METHODS
+            if code == _jp.EXT_METHOD_SINGLE_ARG and len(tup) > 3
+            else key in SAFE_MSGPACK_TYPES
+        )
+        if safe:
+            # A type on LangGraph's own allowlist: let LangGraph rebuild it, so values
+            # look exactly as the graph saw them (messages, Send, Interrupt…).
+            return _lg_safe_hook(code, data)
+        if code in (_jp.EXT_PYDANTIC_V1, _jp.EXT_PYDANTIC_V2) or (
+            code == _jp.EXT_CONSTRUCTOR_KW_ARGS and isinstance(tup[2], dict)
+        ):
+            return Record(_type_name(tup), dict(tup[2]))
+        if code == _jp.EXT_CONSTRUCTOR_POS_ARGS:
+            return Opaque(_type_name(tup), list(tup[2]))
+        return Opaque(_type_name(tup), tup[2])
+    return Opaque("msgpack.ext", {"code": code, "$base64": base64.b64encode(data).decode()})
+
+
+def _lazy_hook(code: int, data: bytes) -> Any:
+    return LazyExt(code, data)
+
+
+def loads(type_: str | None, data: bytes | None, *, lazy: bool = False) -> Any:
+    """Decode one stored ``(type, bytes)`` pair strictly. Raises :class:`DecodeError`."""
+    try:
+        if type_ == "null" or (type_ is None and not data):
+            return None
+        if type_ == "bytes":
+            return bytes(data or b"")
+        if type_ == "bytearray":
+            return bytearray(data or b"")
+        if type_ == "msgpack":
+            return _unpack(data or b"", _lazy_hook if lazy else _strict_hook)
+        if type_ == "json":
+            # Legacy format: plain JSON, LangChain constructor envelopes left as data.
+            return json.loads(data or b"null")
+        if type_ == "pickle":
+            return Opaque("pickle", "<pickled data: not loaded, lgtt never unpickles>")
+    except DecodeError:
+        raise
+    except Exception as exc:  # ormsgpack raises several types on corrupt input
+        raise DecodeError(f"{type(exc).__name__}: {exc}") from None
+    raise DecodeError(f"unknown serialization type {type_!r}")
+
+
+def materialize(value: Any) -> Any:
+    """Turn a lazily decoded value (or anything holding LazyExt) into a strict one."""
+    if isinstance(value, LazyExt):
+        return value.materialize()
+    if isinstance(value, list):
+        return [materialize(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(materialize(v) for v in value)
+    if isinstance(value, dict) and not isinstance(value, Record):
+        return {k: materialize(v) for k, v in value.items()}
+    return value

@@ -1,0 +1,189 @@
+"""The small interface every backend implements, and the rows it returns.
+
+A store reads LangGraph's tables directly (fast SQL, strict decoding, read-only by
+default). Writes never go through a store: they go through LangGraph's own
+checkpointer (see :meth:`Store.saver`).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.base import BaseCheckpointSaver
+
+NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckpointRow:
+    """One stored checkpoint, decoded. ``checkpoint`` is None when the blob is unreadable."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str
+    parent_checkpoint_id: str | None
+    metadata: dict[str, Any]
+    checkpoint: dict[str, Any] | None
+    unreadable: str | None = None
+    size: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRow:
+    """One pending write: a task's output recorded against the checkpoint it ran from."""
+
+    checkpoint_id: str
+    task_id: str
+    task_path: str
+    idx: int
+    channel: str
+    value: Any = None
+    unreadable: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadHead:
+    """What the fast thread listing reads for one thread, without decoding checkpoints."""
+
+    thread_id: str
+    checkpoints: int
+    head_id: str
+    parent_id: str | None
+    metadata: dict[str, Any]
+    created_at: str | None
+    #: (task_id, task_path, channel) of the writes recorded against the head
+    head_writes: list[tuple[str, str, str]] = field(default_factory=list)
+    #: decoded value of the first ``__error__`` write at the head, if any
+    error: Any = None
+    #: (task_path, channel) of writes to trigger channels recorded against the parent
+    parent_triggers: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Store(ABC):
+    """A LangGraph checkpoint database opened for reading."""
+
+    #: what the user passed, for messages
+    url: str
+
+    @abstractmethod
+    def threads(self) -> list[ThreadHead]:
+        """Every thread with a root-namespace checkpoint; one query, no blob decoded."""
+
+    @abstractmethod
+    def thread_ids(self) -> list[str]:
+        """All thread ids (any namespace)."""
+
+    @abstractmethod
+    def checkpoint_ids(self, thread_id: str, ns: str = "") -> list[tuple[str, str | None]]:
+        """``(checkpoint_id, parent_checkpoint_id)`` of a thread's namespace, oldest first."""
+
+    @abstractmethod
+    def iter_checkpoints(
+        self,
+        thread_id: str,
+        ns: str = "",
+        *,
+        ids: Sequence[str] | None = None,
+        lazy: bool = False,
+    ) -> Iterator[CheckpointRow]:
+        """Decoded checkpoints, oldest first, streamed (bounded memory).
+
+        ``ids`` restricts to those checkpoints (still oldest first).
+        """
+
+    @abstractmethod
+    def get_checkpoint(
+        self, thread_id: str, ns: str, checkpoint_id: str, *, lazy: bool = False
+    ) -> CheckpointRow | None:
+        """One decoded checkpoint."""
+
+    @abstractmethod
+    def writes(
+        self,
+        thread_id: str,
+        ns: str = "",
+        checkpoint_ids: Sequence[str] | None = None,
+        *,
+        values: bool | Sequence[str] = True,
+    ) -> list[WriteRow]:
+        """Pending writes, ordered by checkpoint, task and index.
+
+        ``values``: True decodes every value, False none, a list of channel names only
+        those channels' values (the others are None).
+        """
+
+    @abstractmethod
+    def namespaces(self, thread_id: str) -> list[str]:
+        """Checkpoint namespaces present for a thread (``""`` first)."""
+
+    def saver(self) -> AbstractContextManager[BaseCheckpointSaver[Any]]:
+        """LangGraph's own checkpointer on this database, opened for writing."""
+        raise NotImplementedError
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release the connection."""
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# --- helpers shared by backends -------------------------------------------------------
+
+_UUID_EPOCH_100NS = 0x01B21DD213814000
+
+
+def uuid6_time(checkpoint_id: str) -> str | None:
+    """The creation time encoded in a uuid6 checkpoint id, ISO-8601 UTC."""
+    try:
+        h = checkpoint_id.replace("-", "")
+        if len(h) != 32 or h[12] != "6":
+            return None
+        n = int(h, 16)
+        ts = (((n >> 80) & 0xFFFFFFFFFFFF) << 12) | ((n >> 64) & 0x0FFF)
+        micros = (ts - _UUID_EPOCH_100NS) // 10
+        dt = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=micros)
+        return dt.isoformat()
+    except (ValueError, OverflowError):
+        return None
+
+
+def ts_from_blob_prefix(prefix: bytes | None) -> str | None:
+    """Read the ``ts`` field from the first bytes of a msgpack checkpoint blob.
+
+    LangGraph writes ``{"v": …, "ts": "…", "id": …, …}``: the timestamp sits near the
+    start, so it can be read without decoding the blob.
+    """
+    if not prefix:
+        return None
+    i = prefix.find(b"\xa2ts")
+    if i < 0 or i + 3 >= len(prefix):
+        return None
+    j = i + 3
+    tag = prefix[j]
+    if 0xA0 <= tag <= 0xBF:
+        n, j = tag - 0xA0, j + 1
+    elif tag == 0xD9 and j + 1 < len(prefix):
+        n, j = prefix[j + 1], j + 2
+    else:
+        return None
+    raw = prefix[j : j + n]
+    if len(raw) != n:
+        return None
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+TRIGGER_CHANNEL_SQL = (
+    "(channel LIKE 'branch:to:%' OR channel LIKE 'join:%' OR channel = '__pregel_tasks')"
+)
