@@ -139,3 +139,21 @@ class ThreadInfo:
             "interrupts": [to_jsonable(i) for i in self.interrupts],
             "source": self.source,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One difference between two states, at a DeepDiff-notation path."""
+
+    path: str
+    kind: str  # added | removed | changed
+    old: Any = None
+    new: Any = None
+
+    def to_json(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"path": self.path, "kind": self.kind}
+        if self.kind != "added":
+            doc["old"] = to_jsonable(self.old)
+        if self.kind != "removed":
+            doc["new"] = to_jsonable(self.new)
+        return doc
