@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 from lgtt import channels as ch
 from lgtt.models import CheckpointDetail, CheckpointSummary, PendingWrite
 from lgtt.refs import Resolved
+from lgtt.serde import LazyExt, materialize
 from lgtt.store.base import NULL_TASK_ID, CheckpointRow, Store, WriteRow
 
 SUMMARY_WRITE_VALUES = (ch.ERROR, ch.INTERRUPT)
@@ -41,6 +43,13 @@ class Summarizer:
         self._cache: OrderedDict[str, CheckpointRow] = OrderedDict()
         self._cache_size = cache_size
         self._due: dict[str, tuple[str, ...]] = {}
+        #: checkpoint id → (state keys stored, those whose stored value is empty)
+        self.keys: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+        #: state keys known to have a reducer → the empty value LangGraph starts them at
+        self.reducers: dict[str, Any] = {}
+        self._not_reducer: set[str] = set()
+        self._empty_of: dict[str, Any] = {}
+        self._pending_reducers = set()
 
     def remember(self, row: CheckpointRow) -> None:
         self._cache[row.checkpoint_id] = row
@@ -102,6 +111,11 @@ class Summarizer:
             if w.channel == ch.INTERRUPT
             for i in (w.value if isinstance(w.value, (list, tuple)) else [w.value])
         )
+        if cp is not None:
+            self._note_keys(row.checkpoint_id, cp)
+            if source == "loop" and parent is not None and parent.checkpoint is not None:
+                self._find_reducers(parent, cp)
+        self._concurrent_writers(ws)
         self.remember(row)
         return CheckpointSummary(
             thread_id=self.thread_id,
@@ -121,6 +135,157 @@ class Summarizer:
             subgraphs=tuple(subgraphs),
             size=row.size,
         )
+
+    # -- reducer channels ---------------------------------------------------------
+    #
+    # LangGraph shows a key whose channel has a reducer (``Annotated[list, operator.add]``,
+    # ``add_messages``) at its empty value — ``[]``, ``0``, ``{}`` — even where nothing
+    # was stored for it (the input checkpoint, before the first write). The graph's
+    # schema is not stored, so lgtt finds reducers from what is: two tasks writing the
+    # key in one step (a plain channel would have refused), or a new value that differs
+    # from the one value written.
+
+    def _note_keys(self, cid: str, cp: dict[str, Any]) -> None:
+        cv = cp.get("channel_values") or {}
+        present = frozenset(k for k in cv if not ch.is_internal(k))
+        empty = frozenset(k for k in present if _is_empty(cv[k]))
+        self.keys[cid] = (present, empty)
+        for k in present:
+            if k not in self._empty_of:
+                self._empty_of[k] = _empty_like(cv[k])
+        for key in [k for k in self._pending_reducers if k in self._empty_of]:
+            self._pending_reducers.discard(key)
+            self._reducer(key, None)
+
+    _pending_reducers: set[str]
+
+    def _concurrent_writers(self, ws: Sequence[WriteRow]) -> None:
+        """Two tasks writing one key in one step: only a reducer channel accepts that."""
+        writers: dict[str, set[str]] = {}
+        for w in ws:
+            if (
+                w.task_id != NULL_TASK_ID
+                and not w.task_path.startswith(ch.UPDATE_PREFIX)
+                and not ch.is_internal(w.channel)
+                and w.channel not in self.reducers
+            ):
+                writers.setdefault(w.channel, set()).add(w.task_id)
+        for key, tasks in writers.items():
+            if len(tasks) > 1:
+                if key in self._empty_of:
+                    self._reducer(key, None)
+                else:
+                    self._pending_reducers.add(key)
+
+    def _find_reducers(self, parent: CheckpointRow, cp: dict[str, Any]) -> None:
+        cv = cp.get("channel_values") or {}
+        pcp = parent.checkpoint or {}
+        pver = pcp.get("channel_versions") or {}
+        cver = cp.get("channel_versions") or {}
+        pcv = pcp.get("channel_values") or {}
+        todo = [
+            k
+            for k in cv
+            if k not in self.reducers
+            and k not in self._not_reducer
+            and not ch.is_internal(k)
+            and k in pcv
+            and cver.get(k) != pver.get(k)
+        ]
+        if not todo:
+            return
+        by_key: dict[str, list[WriteRow]] = {}
+        for w in self.writes.get(parent.checkpoint_id, []):
+            if (
+                w.channel in todo
+                and w.task_id != NULL_TASK_ID
+                and not w.task_path.startswith(ch.UPDATE_PREFIX)
+            ):
+                by_key.setdefault(w.channel, []).append(w)
+        for key, ws in by_key.items():
+            if len(ws) > 1:
+                self._reducer(key, cv[key])
+                continue
+            new = cv[key]
+            (w,) = ws
+            written = self.store.writes(
+                self.thread_id, self.ns, [parent.checkpoint_id], values=[key]
+            )
+            value = next(
+                (x.value for x in written if x.task_id == w.task_id and x.channel == key), None
+            )
+            if _differs(new, value):
+                self._reducer(key, new)
+
+    def _reducer(self, key: str, sample: Any) -> None:
+        empty = self._empty_of.get(key, _NO_DEFAULT) if sample is None else _empty_like(sample)
+        if empty is not _NO_DEFAULT:
+            self.reducers[key] = empty
+        else:
+            self._not_reducer.add(key)
+
+    def finish(self, summaries: list[CheckpointSummary]) -> list[CheckpointSummary]:
+        """Correct ``changed`` where a reducer key was unstored (LangGraph shows it empty)."""
+        if not self.reducers:
+            return summaries
+        out = []
+        for c in summaries:
+            if c.checkpoint_id not in self.keys:
+                out.append(c)
+                continue
+            present, empty = self.keys[c.checkpoint_id]
+            pk = self.keys.get(c.parent_checkpoint_id or "")
+            changed = set(c.changed)
+            for key in self.reducers:
+                now_empty = key not in present or key in empty
+                if c.parent_checkpoint_id is None:
+                    changed.add(key)
+                    continue
+                if pk is None:
+                    continue
+                p_present, p_empty = pk
+                before_empty = key not in p_present or key in p_empty
+                if key in present and key in p_present:
+                    continue  # both stored: already compared
+                if now_empty and before_empty:
+                    changed.discard(key)
+                else:
+                    changed.add(key)
+            out.append(dataclasses.replace(c, changed=tuple(sorted(changed))))
+        return out
+
+    def values_with_defaults(self, cid: str, values: Any) -> Any:
+        if not isinstance(values, dict) or not self.reducers:
+            return values
+        missing = {k: v for k, v in self.reducers.items() if k not in values}
+        return {**values, **missing} if missing else values
+
+
+_NO_DEFAULT = object()
+
+
+def _empty_like(sample: Any) -> Any:
+    if isinstance(sample, LazyExt):
+        return _NO_DEFAULT
+    for t in (bool, list, dict, str, int, float, tuple, set, frozenset):
+        if type(sample) is t:
+            return t()
+    if isinstance(sample, list):  # a list of lazily decoded messages is still a list
+        return []
+    return _NO_DEFAULT
+
+
+def _is_empty(value: Any) -> bool:
+    return isinstance(value, (list, dict, str, tuple, set, frozenset)) and len(value) == 0
+
+
+def _differs(stored: Any, written: Any) -> bool:
+    if isinstance(stored, (list, tuple)) and isinstance(written, (list, tuple)):
+        if len(stored) != len(written):
+            return True
+    elif isinstance(stored, (list, tuple)) != isinstance(written, (list, tuple)):
+        return True
+    return bool(materialize(stored) != written)
 
 
 def group_writes(writes: Sequence[WriteRow]) -> dict[str, list[WriteRow]]:
@@ -156,6 +321,23 @@ def _task_label(w: WriteRow, names: dict[str, str]) -> str:
     return names.get(w.task_id, w.task_path.rsplit(", ", 1)[-1] or w.task_id)
 
 
+def scan_thread(
+    store: Store, thread_id: str, ns: str, ids: Sequence[tuple[str, str | None]]
+) -> Summarizer:
+    """Summarise a whole thread (lazily) to learn what only the whole thread tells."""
+    writes = store.writes(thread_id, ns, values=SUMMARY_WRITE_VALUES)
+    summarizer = Summarizer(store, thread_id, ns, ids, group_writes(writes), lazy=True)
+    for row in store.iter_checkpoints(thread_id, ns, lazy=True):
+        summarizer.summarize(row)
+    return summarizer
+
+
+def _state_keys(row: CheckpointRow | None) -> set[str]:
+    if row is None or row.checkpoint is None:
+        return set()
+    return {k for k in row.checkpoint.get("channel_values") or {} if not ch.is_internal(k)}
+
+
 def load_checkpoint(store: Store, ref: Resolved) -> CheckpointDetail:
     """Everything stored about one checkpoint: state, writes, tasks, summary."""
     row = store.get_checkpoint(ref.thread_id, ref.checkpoint_ns, ref.checkpoint_id)
@@ -169,11 +351,29 @@ def load_checkpoint(store: Store, ref: Resolved) -> CheckpointDetail:
     summarizer = Summarizer(store, ref.thread_id, ref.checkpoint_ns, ref.ids, grouped, lazy=True)
     subs = subgraph_starts(store, ref.thread_id, writes) if not ref.checkpoint_ns else {}
     summary = summarizer.summarize(row, subs.get(ref.checkpoint_id, ()))
+    values: Any = ch.state_values(row.checkpoint) if row.checkpoint is not None else None
+    if row.checkpoint is not None:
+        # Keys the head has but this checkpoint (or its parent) lacks may be reducer
+        # channels LangGraph shows at their empty value: learn them from the thread.
+        head_id = ref.ids[-1][0]
+        head = (
+            row
+            if head_id == row.checkpoint_id
+            else store.get_checkpoint(ref.thread_id, ref.checkpoint_ns, head_id, lazy=True)
+        )
+        parent = summarizer.row(ref.parent_id) if ref.parent_id else None
+        head_keys = _state_keys(head)
+        lacking = not head_keys <= _state_keys(row) or (
+            parent is not None and not head_keys <= _state_keys(parent)
+        )
+        if lacking or parent is None:
+            scan = scan_thread(store, ref.thread_id, ref.checkpoint_ns, ref.ids)
+            summary = scan.finish([summary])[0]
+            values = scan.values_with_defaults(ref.checkpoint_id, values)
     own = grouped.get(ref.checkpoint_id, [])
     tasks = ch.tasks_at(row.checkpoint, own)
     names = {t.task_id: t.name for t in tasks if t.task_id}
     pending = tuple(PendingWrite(_task_label(w, names), w.task_id, w.channel, w.value) for w in own)
-    values: Any = ch.state_values(row.checkpoint) if row.checkpoint is not None else None
     return CheckpointDetail(
         summary=summary,
         values=values,

@@ -38,9 +38,11 @@ def load_timeline(
     rows = store.iter_checkpoints(
         thread_id, ns, ids=[cid for cid, _ in window] if limit else None, lazy=True
     )
-    summaries = tuple(summarizer.summarize(r, subs.get(r.checkpoint_id, ())) for r in rows)
+    summaries = summarizer.finish(
+        [summarizer.summarize(r, subs.get(r.checkpoint_id, ())) for r in rows]
+    )
     spaces = tuple(s for s in store.namespaces(thread_id) if s) if not ns else ()
-    return Timeline(thread_id, ns, summaries, total=len(ids), namespaces=spaces)
+    return Timeline(thread_id, ns, tuple(summaries), total=len(ids), namespaces=spaces)
 
 
 def graph_lanes(checkpoints: Sequence[CheckpointSummary]) -> list[str]:
