@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -20,8 +21,9 @@ from lgtt.cli import (
     say_guess,
     settings_for,
 )
-from lgtt.errors import LgttError, UsageError
+from lgtt.errors import DatabaseError, UsageError
 from lgtt.jsonable import to_jsonable
+from lgtt.models import CheckpointSummary
 
 # --- read commands ---------------------------------------------------------------------
 
@@ -90,10 +92,23 @@ def timeline(
         all_ids = [cid for cid, _ in store.checkpoint_ids(tid, ns)]
     if out.json:
         out.emit(tl.to_json())
-        return
-    from lgtt.render import short_len, timeline_view
+    else:
+        from lgtt.render import short_len, timeline_view
 
-    out.show(timeline_view(tl, graph_lanes(tl.checkpoints), short_len(all_ids)))
+        out.show(timeline_view(tl, graph_lanes(tl.checkpoints), short_len(all_ids)))
+    _fail_on_unreadable(tl.checkpoints)
+
+
+def _fail_on_unreadable(checkpoints: Sequence[CheckpointSummary]) -> None:
+    """Corrupt blobs are marked and the rest shown; the exit status still says so."""
+    bad = [c for c in checkpoints if c.unreadable]
+    if bad:
+        first = bad[0]
+        raise DatabaseError(
+            f"{len(bad)} checkpoint{'s' if len(bad) > 1 else ''} could not be decoded"
+            f" (first: #{first.index} {first.checkpoint_id}: {first.unreadable})",
+            "the others are shown; the database may be damaged",
+        )
 
 
 @app.command()
@@ -121,11 +136,13 @@ def show(
     parts = parse_path(key) if key else None
     with opened(s) as store:
         detail = load_checkpoint(store, resolve(store, ref, ns=ns))
+    if detail.summary.unreadable:
+        raise DatabaseError(
+            f"checkpoint {detail.summary.thread_id}@{detail.summary.index}"
+            f" ({detail.summary.checkpoint_id}) cannot be decoded: {detail.summary.unreadable}",
+            "its neighbours may be readable: see `lgtt timeline`",
+        )
     if parts is not None:
-        if detail.summary.unreadable:
-            raise LgttError(
-                f"checkpoint {detail.summary.checkpoint_id} is unreadable: {detail.summary.unreadable}"
-            )
         try:
             value = get_path(detail.values, parts)
         except MissingPath as exc:
