@@ -9,10 +9,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any, NoReturn
 
-import click
 import typer
 from rich.console import Console, RenderableType
 from typer.core import TyperGroup
+
+try:  # typer >= 0.24 ships its own copy of click
+    from typer._click import exceptions as click_exc
+except ImportError:  # pragma: no cover - older typer uses click itself
+    import click.exceptions as click_exc  # type: ignore[no-redef]
 
 from lgtt import __version__
 from lgtt.errors import ExitStatus, LgttError
@@ -117,21 +121,19 @@ class LgttGroup(TyperGroup):
             if debug:
                 raise
             _fail(str(exc), exc.exit_status)
-        except click.exceptions.NoArgsIsHelpError as exc:
-            click.echo(exc.ctx.get_help() if exc.ctx else "", err=False)
+        except click_exc.NoArgsIsHelpError as exc:
+            typer.echo(exc.ctx.get_help() if exc.ctx else "")
             sys.exit(ExitStatus.OK)
-        except click.UsageError as exc:
-            where = (
-                f"lgtt {exc.ctx.command_path.split(' ', 1)[1]} --help"
-                if exc.ctx and " " in exc.ctx.command_path
-                else "lgtt --help"
-            )
+        except click_exc.UsageError as exc:
+            ctx = exc.ctx
+            sub = ctx.command.name if ctx is not None and ctx.parent is not None else None
+            where = f"lgtt {sub} --help" if sub else "lgtt --help"
             _fail(f"{exc.format_message()} (see `{where}`)", ExitStatus.ERROR)
-        except click.exceptions.Exit as exc:
+        except typer.Exit as exc:
             sys.exit(exc.exit_code)
-        except click.Abort:
+        except typer.Abort:
             _fail("aborted", ExitStatus.ERROR)
-        except click.ClickException as exc:
+        except click_exc.ClickException as exc:
             _fail(exc.format_message(), ExitStatus.ERROR)
         except KeyboardInterrupt:
             _fail("interrupted", ExitStatus.ERROR)
@@ -147,7 +149,7 @@ class LgttGroup(TyperGroup):
 
 def _fail(message: str, status: int) -> NoReturn:
     line = " ".join(f"error: {message}".split())
-    click.echo(line, err=True)
+    typer.echo(line, err=True)
     sys.exit(status)
 
 
@@ -166,7 +168,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        click.echo(f"lgtt {__version__}")
+        typer.echo(f"lgtt {__version__}")
         raise typer.Exit()
 
 

@@ -461,3 +461,23 @@ def test_untrusted_database_imports_and_calls_nothing(tmp_path: Path) -> None:
         capture_output=True,
     )
     assert marker.exists() and touched.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["show"], "Missing argument"),
+        (["timeline", "count", "--limit", "x"], "Invalid value for '--limit'"),
+        (["timeline", "count", "--limit", "0"], "Invalid value for '--limit'"),
+        (["bogus"], "No such command 'bogus'"),
+        (["threads", "--nope"], "No such option"),
+    ],
+)
+def test_usage_errors_are_one_line(cli: RunCli, db: Path, args: list[str], message: str) -> None:
+    assert message in _one_error_line(cli(*args, "--db", db))
+
+
+def test_debug_shows_the_traceback(cli: RunCli, db: Path) -> None:
+    r = cli("show", "nope", "--db", db, "--debug")
+    assert r.exit_code != 0 and r.exception is not None
+    assert type(r.exception).__name__ == "RefError"
