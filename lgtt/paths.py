@@ -64,7 +64,8 @@ def format_path(parts: tuple[Part, ...]) -> str:
         elif re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p):
             out += f".{p}" if out else p
         else:
-            out += f"[{p!r}]"
+            quoted = p.replace("\\", "\\\\").replace("'", "\\'")
+            out += f"['{quoted}']"
     return out
 
 

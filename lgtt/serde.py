@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,11 @@ from langgraph.checkpoint.serde import jsonplus as _jp
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_METHODS, SAFE_MSGPACK_TYPES
 
 _UNPACK_OPTS = ormsgpack.OPT_NON_STR_KEYS
+UNREADABLE = "lgtt.unreadable"
+
+# LangGraph's serializer logs a warning for each object it cannot rebuild; lgtt reports
+# damage itself, and stderr is reserved for lgtt's own messages.
+logging.getLogger("langgraph.checkpoint.serde.jsonplus").setLevel(logging.CRITICAL)
 
 
 class DecodeError(Exception):
@@ -90,7 +96,10 @@ class LazyExt:
         return f"<ext {self.code}: {len(self.data)} bytes>"
 
     def materialize(self) -> Any:
-        return _strict_hook(self.code, self.data)
+        try:
+            return _strict_hook(self.code, self.data)
+        except Exception as exc:  # a damaged nested object: show it as such
+            return Opaque(UNREADABLE, f"{type(exc).__name__}: {exc}")
 
 
 _lg_safe_hook = _jp._create_msgpack_ext_hook(None)  # rebuilds SAFE types only
