@@ -30,13 +30,14 @@ def _fast(head: ThreadHead) -> tuple[str, tuple[str, ...]] | None:
         if head.head_writes:
             return None
         return "pending", (ch.START,)
-    if source not in ("loop", "update") or head.parent_id is None:
+    if source != "loop" or head.parent_id is None:
+        # update_state stores its writes only sometimes (not when it reuses a due
+        # task's id): for update heads, and anything unusual, read the head exactly.
         return None
     names: set[str] = set()
     for task_path, channel in head.parent_triggers:
-        is_update = task_path.startswith(ch.UPDATE_PREFIX)
-        if is_update != (source == "update"):
-            continue  # writes of the parent's other child
+        if task_path.startswith(ch.UPDATE_PREFIX):
+            continue  # an update_state's writes: they made the parent's other child
         if not channel.startswith("branch:to:"):
             return None  # a Send queue or a join barrier: read exactly
         names.add(channel[len("branch:to:") :])

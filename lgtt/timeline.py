@@ -34,7 +34,7 @@ def load_timeline(
         writes = store.writes(thread_id, ns, values=SUMMARY_WRITE_VALUES)
     grouped = group_writes(writes)
     subs = subgraph_starts(store, thread_id, writes) if not ns else {}
-    summarizer = Summarizer(store, thread_id, ns, ids, grouped, lazy=True)
+    summarizer = Summarizer(store, thread_id, ns, ids, grouped, lazy=True, cache_size=2)
     rows = store.iter_checkpoints(
         thread_id, ns, ids=[cid for cid, _ in window] if limit else None, lazy=True
     )

@@ -213,3 +213,19 @@ def test_threads_status(cli: RunCli, built: Any, thread: str, status: str, nxt: 
         assert row["interrupts"] == [{"question": "publish?", "draft": "Hello world"}]
     if status == "failed":
         assert row["error"]
+
+
+def test_threads_status_of_an_update_head_that_leaves_work_due(cli: RunCli, tmp_path: Path) -> None:
+    """update_state on an old checkpoint whose edge leads on: the head is pending."""
+    from tests.scenarios import counter_graph, saver_for
+
+    saver = saver_for(tmp_path / "u.sqlite")
+    g = counter_graph(saver)
+    g.invoke({"count": 0, "steps": []}, cfg("u"))
+    early = next(s for s in g.get_state_history(cfg("u")) if s.values.get("count") == 1)
+    g.update_state(early.config, {"count": 2}, as_node="inc")
+    head = g.get_state(cfg("u"))
+    assert head.next == ("inc",)
+    row = json.loads(cli("threads", "--db", tmp_path / "u.sqlite", "--json").stdout)["threads"][0]
+    assert (row["status"], row["next"]) == ("pending", ["inc"])
+    saver.conn.close()

@@ -43,6 +43,8 @@ from langgraph.graph.message import add_messages  # noqa: E402
 
 W1_STEPS = 1000
 W2_THREADS = 10_000
+W4_STEPS = 5000
+W5_ITEMS = 50_000  # × ~1 KB: one state of ~50 MB
 
 
 class Chat(TypedDict):
@@ -104,6 +106,43 @@ def make_w2(path: Path) -> None:
             (dst, src),
         )
     conn.commit()
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+def make_w4(path: Path) -> None:
+    """A 5,000-checkpoint thread (a counter looping 5,000 times)."""
+    b = StateGraph(Small)
+    b.add_node("tick", lambda s: {"n": s["n"] + 1, "log": ["t"] if s["n"] % 100 == 0 else []})
+    b.add_edge(START, "tick")
+    b.add_conditional_edges("tick", lambda s: "tick" if s["n"] < W4_STEPS - 2 else END)
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    g = b.compile(checkpointer=SqliteSaver(conn))
+    g.invoke(
+        {"n": 0, "log": []}, {"configurable": {"thread_id": "w4"}, "recursion_limit": W4_STEPS + 10}
+    )
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+
+
+class Big(TypedDict):
+    rows: list[dict[str, Any]]
+    note: str
+
+
+def make_w5(path: Path) -> None:
+    """A thread whose state holds ~50 MB (50,000 rows of ~1 KB), then changes a little."""
+    b = StateGraph(Big)
+    b.add_node(
+        "load",
+        lambda s: {"rows": [{"i": i, "text": f"{i:08d}" + "x" * 1000} for i in range(W5_ITEMS)]},
+    )
+    b.add_node("touch", lambda s: {"note": "touched"})
+    b.add_edge(START, "load")
+    b.add_edge("load", "touch")
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    g = b.compile(checkpointer=SqliteSaver(conn))
+    g.invoke({"rows": [], "note": ""}, {"configurable": {"thread_id": "w5"}})
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
 
@@ -233,7 +272,8 @@ def main() -> None:
     args = ap.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
     w1, w2 = args.dir / "w1.sqlite", args.dir / "w2.sqlite"
-    for path, make in ((w1, make_w1), (w2, make_w2)):
+    w4, w5 = args.dir / "w4.sqlite", args.dir / "w5.sqlite"
+    for path, make in ((w1, make_w1), (w2, make_w2), (w4, make_w4), (w5, make_w5)):
         if not path.exists():
             print(f"generating {path.name} …", file=sys.stderr)
             t0 = time.perf_counter()
@@ -261,6 +301,13 @@ def main() -> None:
     assert len(json.loads(out2)["threads"]) == W2_THREADS
     t_startup, _, _ = best_of(args.repeat, [py, "-m", "lgtt", "--version"])
     t_in, queries, decodes = threads_in_process(w2)
+    t_w4, rss_w4, out4 = best_of(1, [py, "-m", "lgtt", "timeline", "w4", "--json", "--db", str(w4)])
+    n_w4 = len(json.loads(out4)["checkpoints"])
+    t_w5, rss_w5, _ = best_of(1, [py, "-m", "lgtt", "timeline", "w5", "--json", "--db", str(w5)])
+    t_w5s, rss_w5s, _ = best_of(
+        1, [py, "-m", "lgtt", "show", "w5", "--key", "rows[-1].i", "--db", str(w5)]
+    )
+    t_w5f, rss_w5f, _ = best_of(1, [py, "-c", _FLOOR, str(w5), "w5"])
 
     rows = [
         ("W1 size", f"{w1.stat().st_size / 1e6:.0f} MB, {n.strip()} checkpoints", ""),
@@ -292,6 +339,14 @@ def main() -> None:
             f"{t_in:.3f} s",
             f"{queries} SQL statement(s), {decodes} checkpoint blobs decoded",
         ),
+        (f"timeline, {n_w4}-checkpoint thread", f"{t_w4:.2f} s", f"peak {rss_w4 / 1024:.0f} MB"),
+        (
+            f"timeline, ~50 MB state ({w5.stat().st_size / 1e6:.0f} MB file)",
+            f"{t_w5:.2f} s",
+            f"peak {rss_w5 / 1024:.0f} MB",
+        ),
+        ("show --key, ~50 MB state", f"{t_w5s:.2f} s", f"peak {rss_w5s / 1024:.0f} MB"),
+        ("  floor for the ~50 MB thread", f"{t_w5f:.2f} s", f"peak {rss_w5f / 1024:.0f} MB"),
     ]
     width = max(len(r[0]) for r in rows)
     print(
@@ -312,6 +367,12 @@ def main() -> None:
                 "threads_w2_inprocess_s": t_in,
                 "threads_w2_queries": queries,
                 "threads_w2_decodes": decodes,
+                "timeline_w4_s": t_w4,
+                "timeline_w4_peak_mb": rss_w4 / 1024,
+                "timeline_w5_s": t_w5,
+                "timeline_w5_peak_mb": rss_w5 / 1024,
+                "show_w5_peak_mb": rss_w5s / 1024,
+                "floor_w5_peak_mb": rss_w5f / 1024,
             }
         )
     )
