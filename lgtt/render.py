@@ -107,7 +107,7 @@ def _markers(c: CheckpointSummary) -> Text:
 
 def timeline_view(timeline: Timeline, lanes: Sequence[str], id_len: int) -> RenderableType:
     n = timeline.total
-    forks = sum(1 for lane in lanes if "├" in lane or "╰" in lane)
+    forks = sum(lane.count("╮") + lane.count("┬") for lane in lanes)
     head = Text.assemble(
         ("thread ", "dim"),
         (timeline.thread_id, "bold"),

@@ -48,55 +48,53 @@ def load_timeline(
 def graph_lanes(checkpoints: Sequence[CheckpointSummary]) -> list[str]:
     """A ``git log --graph``-like prefix per checkpoint, drawing forks as lanes.
 
-    A checkpoint continues its parent's lane when it is the parent's first child;
-    a later child (a fork) opens a new lane, joined to the parent's lane by ``├─``.
-    A lane stays open while a checkpoint on it still has children to come.
+    A checkpoint's first child continues its lane; each later child (a fork) gets a
+    lane opened at the parent's row (``●─╮``) and drawn down (``│``) to the child.
     """
     listed = {c.checkpoint_id for c in checkpoints}
-    children: dict[str, int] = {}
+    children: dict[str, list[str]] = {}
     for c in checkpoints:
         if c.parent_checkpoint_id in listed:
-            children[c.parent_checkpoint_id] = children.get(c.parent_checkpoint_id, 0) + 1
-    lane_of: dict[str, int] = {}
-    tip: dict[int, str] = {}
-    pending: list[int] = []  # per lane: children still to come from checkpoints on it
-    rows: list[tuple[int, int | None, list[bool]]] = []
+            children.setdefault(c.parent_checkpoint_id, []).append(c.checkpoint_id)  # type: ignore[arg-type]
+    reserved: dict[str, int] = {}  # child id → the lane waiting for it
+    in_use: set[int] = set()
+    rows: list[tuple[int, list[int], set[int]]] = []
     for c in checkpoints:
-        p = c.parent_checkpoint_id if c.parent_checkpoint_id in listed else None
-        fork_from: int | None = None
-        if p is not None and tip.get(lane_of[p]) == p:
-            lane = lane_of[p]
-        else:
-            if p is not None:
-                fork_from = lane_of[p]
-            lane = next((i for i, n in enumerate(pending) if n == 0), len(pending))
-            if lane == len(pending):
-                pending.append(0)
-        active_before = [n > 0 for n in pending]
-        if p is not None:
-            pending[lane_of[p]] -= 1
-        lane_of[c.checkpoint_id] = lane
-        tip[lane] = c.checkpoint_id
-        pending[lane] += children.get(c.checkpoint_id, 0)
-        rows.append((lane, fork_from, active_before))
-    width = len(pending)
+        lane = reserved.pop(c.checkpoint_id) if c.checkpoint_id in reserved else _free_lane(in_use)
+        in_use.add(lane)
+        opened: list[int] = []
+        kids = children.get(c.checkpoint_id, [])
+        if kids:
+            reserved[kids[0]] = lane
+            for kid in kids[1:]:
+                new = _free_lane(in_use)
+                in_use.add(new)
+                reserved[kid] = new
+                opened.append(new)
+        rows.append((lane, opened, set(in_use)))
+        if not kids:
+            in_use.discard(lane)
+    width = max((max(u) + 1 for _, _, u in rows if u), default=1)
     out = []
-    for lane, fork_from, active in rows:
+    for lane, opened, used in rows:
+        far = max([lane, *opened])
         cells = []
-        lo, hi = (
-            (min(lane, fork_from), max(lane, fork_from)) if fork_from is not None else (lane, lane)
-        )
         for k in range(width):
-            is_active = k < len(active) and active[k]
             if k == lane:
                 glyph = "●"
-            elif k == fork_from:
-                glyph = "├" if is_active else "╰"
-            elif lo < k < hi:
-                glyph = "┼" if is_active else "─"
+            elif k in opened:
+                glyph = "╮" if k == far else "┬"
+            elif lane < k < far:
+                glyph = "┼" if k in used else "─"
             else:
-                glyph = "│" if is_active else " "
-            join = "─" if lo <= k < hi else " "
-            cells.append(glyph + join)
+                glyph = "│" if k in used else " "
+            cells.append(glyph + ("─" if lane <= k < far else " "))
         out.append("".join(cells).rstrip())
     return out
+
+
+def _free_lane(in_use: set[int]) -> int:
+    lane = 0
+    while lane in in_use:
+        lane += 1
+    return lane

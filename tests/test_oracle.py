@@ -135,7 +135,7 @@ def test_fork_is_visible_in_tree_and_json(cli: RunCli, built: Any) -> None:
     update = next(c for c in doc["checkpoints"] if c["source"] == "update")
     assert update["ran"] == ["inc"] and update["changed"] == ["count"]
     text = cli("timeline", "count", "--db", db).stdout
-    assert "├─●" in text and "1 fork" in text
+    assert "●─╮" in text and "1 fork" in text
 
 
 def test_ran_names_the_nodes_that_produced_each_checkpoint(cli: RunCli, built: Any) -> None:
