@@ -2,5 +2,7 @@
 
 Keep one import per line: each family's module is owned separately.
 """
+# ruff: noqa: I001
 
 from lgtt.commands import read  # noqa: F401
+from lgtt.commands import compare  # noqa: F401
