@@ -128,6 +128,9 @@ def blame(
 # --- rendering ------------------------------------------------------------------------
 
 WIDTH = 48
+#: rows of changes shown at most (without --full): a person reads the first ones, a
+#: script uses --json; Rich also takes ~0.3 s to lay out a thousand-row table
+MAX_ROWS = 200
 KIND_MARK = {"added": ("+", "green"), "removed": ("-", "red"), "changed": ("~", "yellow")}
 
 
@@ -240,14 +243,16 @@ def changes_table(
     b_label: str,
     *,
     full: bool = False,
-) -> Table:
+) -> RenderableType:
     limit = 0 if full else WIDTH
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
     table.add_column("", no_wrap=True)
     table.add_column("PATH", overflow="fold")
     table.add_column(a_label, overflow="fold")
     table.add_column(b_label, overflow="fold")
-    for row in _append_runs(changes, appended):
+    rows = _append_runs(changes, appended)
+    hidden = 0 if full or len(rows) <= MAX_ROWS else len(rows) - MAX_ROWS
+    for row in rows[: len(rows) - hidden]:
         if isinstance(row, Change):
             mark, style = KIND_MARK.get(row.kind, ("?", ""))
             old, new = _cells(row, limit)
@@ -266,6 +271,9 @@ def changes_table(
             Text(f"{len_a} item{'s' if len_a != 1 else ''}", style="dim"),
             new_text,
         )
+    if hidden:
+        more = Text(f"… {hidden} more: --full shows every change, --json for scripts", "dim")
+        return Group(table, more)
     return table
 
 
