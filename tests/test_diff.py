@@ -154,6 +154,16 @@ def route_graph(saver: SqliteSaver) -> Any:
     return b.compile(checkpointer=saver)
 
 
+def sub_graph(saver: SqliteSaver) -> Any:
+    sub = StateGraph(Counter)
+    sub.add_node("twice", lambda s: {"count": s["count"] * 2, "steps": ["twice"]})
+    sub.add_edge(START, "twice")
+    b = StateGraph(Counter)
+    b.add_node("inner", sub.compile())
+    b.add_edge(START, "inner")
+    return b.compile(checkpointer=saver)
+
+
 def copy_history(saver: SqliteSaver, source: str, target: str, upto: int) -> None:
     """What ``lgtt branch`` does: copy checkpoints 0..upto into a new thread, new ids."""
     tuples = list(reversed(list(saver.list(cfg(source)))))[: upto + 1]
@@ -229,6 +239,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     route.invoke({"x": 0, "path": []}, cfg("left", route="left"))
     route.invoke({"x": 0, "path": []}, cfg("right", route="right"))
     g["route"] = route
+
+    sub_graph(saver).invoke({"count": 3, "steps": [], "note": ""}, cfg("s1"))
 
     yield g
     saver.conn.close()
@@ -382,6 +394,22 @@ def test_messages_are_matched_by_id(cli: RunCli, world: dict[str, Any]) -> None:
         },
     ]
     assert doc["changes"][0]["new"]["id"] == "x1"
+
+
+def test_ignore_applies_inside_objects(cli: RunCli, world: dict[str, Any]) -> None:
+    doc = run_json(cli, world, "m1", "m3", "--ignore", r"\.content$", code=1)
+    assert [c["path"] for c in doc["changes"]] == ["root['messages'][1]"]
+
+
+def test_subgraph_namespace(cli: RunCli, world: dict[str, Any]) -> None:
+    timeline = json.loads(cli("timeline", "s1", "--db", world["db"], "--json").stdout)
+    (ns,) = timeline["namespaces"]
+    doc = run_json(cli, world, "s1@1", "s1@-1", "--ns", ns, code=1)
+    assert doc["a"]["checkpoint_ns"] == ns
+    assert {"path": "root['count']", "kind": "changed", "old": 3, "new": 6} in doc["changes"]
+    r = cli("blame", "s1", "count", "--ns", ns, "--db", world["db"], "--json")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["last_change"]["node"] == "twice"
 
 
 def test_removed_message_is_one_change(cli: RunCli, world: dict[str, Any]) -> None:

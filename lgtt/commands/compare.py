@@ -29,6 +29,7 @@ IgnoreOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--ignore",
+        metavar="REGEX",
         help="Drop changes whose path (or a parent path) matches this regex, e.g. "
         "\"\\['timestamp'\\]\". Repeatable.",
     ),
@@ -39,7 +40,9 @@ IgnoreOrderOpt = Annotated[
 KeysOpt = Annotated[
     str | None,
     typer.Option(
-        "--keys", help="Only these top-level state keys, comma-separated: count,messages."
+        "--keys",
+        metavar="K1,K2",
+        help="Only these top-level state keys, comma-separated: count,messages.",
     ),
 ]
 QuietOpt = Annotated[
@@ -72,7 +75,10 @@ def diff(
 ) -> None:
     """State difference of two checkpoints, or of two threads (first divergence named).
 
-    Exit 0 when identical, 1 when different, 2 on error.
+    Two different bare thread ids are aligned step by step along their main lines
+    (root to head); anything else compares two checkpoints. --ignore, --ignore-order
+    and --keys also apply to the alignment. Exit 0 when identical, 1 when different,
+    2 on error.
     """
     from lgtt.diff import DiffOptions, compile_ignores, diff_refs, parse_keys
 
