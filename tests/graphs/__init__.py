@@ -1,0 +1,1 @@
+"""Small graph modules the branch/replay/graph-loading tests pass as ``--graph``."""
