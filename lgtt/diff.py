@@ -345,7 +345,14 @@ class _Differ:
         from deepdiff import DeepDiff
 
         a, b = materialize(a), materialize(b)
-        tree = DeepDiff(a, b, view="tree", ignore_order=self.opts.ignore_order)
+        try:
+            tree = DeepDiff(a, b, view="tree", ignore_order=self.opts.ignore_order)
+        except Exception:  # an object DeepDiff cannot walk: report it whole
+            if offset is None:
+                self.changes.append(Change(path, "changed", a, b))
+            else:
+                self.sequence_whole(a, b, path, offset)
+            return
         found: list[Change] = []
         for report, levels in tree.items():
             kind = _KINDS.get(report)
@@ -368,6 +375,19 @@ class _Differ:
                 )
         found.sort(key=lambda c: _path_key(c.path))
         self.changes.extend(found)
+
+    def sequence_whole(self, a: list[Any], b: list[Any], path: str, offset: int) -> None:
+        """Index by index, for list middles DeepDiff could not walk."""
+        for j in range(max(len(a), len(b))):
+            child = f"{path}[{offset + j}]"
+            if self.ignored(child):
+                continue
+            if j >= len(a):
+                self.add(child, b[j])
+            elif j >= len(b):
+                self.remove(child, a[j])
+            elif not _same(a[j], b[j]):
+                self.changes.append(Change(child, "changed", a[j], b[j]))
 
 
 def _rebase(local: str, base: str, offset: int | None) -> str:
