@@ -7,3 +7,4 @@ Keep one import per line: each family's module is owned separately.
 from lgtt.commands import read  # noqa: F401
 from lgtt.commands import compare  # noqa: F401
 from lgtt.commands import fork  # noqa: F401
+from lgtt.commands import maintenance  # noqa: F401
