@@ -260,20 +260,6 @@ class Target:
             )
         )
 
-    def write_keys(self, thread: str, ids: Sequence[str]) -> set[tuple[str, str, str, int]]:
-        """``(checkpoint_id, task_id, task_path, idx)`` of the writes against ``ids``."""
-        out: set[tuple[str, str, str, int]] = set()
-        for chunk in _chunks(list(ids)):
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.conn.execute(
-                    "SELECT checkpoint_id, task_id, task_path, idx FROM main.writes"
-                    f" WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id IN ({marks})",
-                    (thread, *chunk),
-                )
-            )
-        return out
-
     def close(self) -> None:
         for conn in [*self._others, self.conn]:
             with suppress(sqlite3.Error):

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,17 +206,11 @@ def execute_replay(plan: ReplayPlan, graph: LoadedGraph) -> ReplayResult:
             if plan.recorded is not None:
                 target.copy(plan.recorded)
             target.copy(plan.copy)
-        before = target.write_keys(plan.thread, plan.copy.ids[:-1])
         error, notes = _drive(plan, graph, target)
-        after = target.write_keys(plan.thread, plan.copy.ids[:-1])
         with SqliteStore(str(target.path)) as store:
             result = _compare(store, plan, error, notes)
-            rerun = _reruns(store, plan, after - before)
-    if rerun:
-        from dataclasses import replace
-
-        result = replace(result, rerun_before_start=rerun)
-    return result
+            rerun = reruns_before_start(store, plan)
+    return replace(result, rerun_before_start=rerun) if rerun else result
 
 
 # --- running -----------------------------------------------------------------------------
@@ -415,7 +409,7 @@ def _compare(store: Store, plan: ReplayPlan, error: str | None, notes: list[str]
     found: ReplayDivergence | None = None
     for i in range(1, min(len(rec_steps), len(rep_steps))):
         (sa, va), (sb, vb) = rec_steps[i], rep_steps[i]
-        found = _compare_step(store, plan, sa, va, sb, vb, opts, divergence)
+        found = _compare_step(store, plan, sa, va, sb, vb, opts, divergence, real_index)
         if found is not None:
             break
     rec_status, rec_error, rec_interrupts = _end_state(store, rec)
@@ -456,6 +450,12 @@ def _compare(store: Store, plan: ReplayPlan, error: str | None, notes: list[str]
         if aspects:
             node = b.next[0] if b.next else (a.next[0] if a.next else None)
             found = divergence(a, b, aspects, "; ".join(reasons), node)
+    if len(rec_steps) == 1:
+        notes.append(
+            f"nothing was recorded after {plan.ref.label()}: the replay can only check that "
+            "the graph does the same from there (a thread run with durability='exit' keeps "
+            "its final checkpoint only)"
+        )
     va, vb = rec_steps[-1][1], rep_steps[-1][1]
     changes = tuple(diff_values(va, vb, opts)) if va is not None and vb is not None else ()
     return ReplayResult(
@@ -481,16 +481,20 @@ def _compare_step(
     vb: Any,
     opts: DiffOptions,
     divergence: Any,
+    real_index: dict[str, int],
 ) -> ReplayDivergence | None:
-    if sa.source != sb.source:
-        return divergence(
-            sa,
-            sb,
-            ["source"],
-            f"the recording has a {sa.source} checkpoint here, the replay a {sb.source} one",
-            _first(sa.ran, sb.ran),
-        )
-    if sorted(sa.ran) != sorted(sb.ran):
+    # A ``fork`` checkpoint (LangGraph's own time travel in the recording) is a copy of
+    # the checkpoint it re-ran from: it records no node, only the same state.
+    fork = "fork" in (sa.source, sb.source)
+    if sa.source != sb.source and not fork:
+        reason = f"the recording has a {sa.source} checkpoint here, the replay a {sb.source} one"
+        if sa.source == "update":
+            reason += (
+                " (a manual update_state in the recording: replay does not re-apply updates;"
+                f" `replay --from {real_index.get(sa.checkpoint_id, sa.index)}` starts after it)"
+            )
+        return divergence(sa, sb, ["source"], reason, _first(sa.ran, sb.ran))
+    if sorted(sa.ran) != sorted(sb.ran) and not fork:
         odd = sorted(set(sa.ran) ^ set(sb.ran))
         return divergence(
             sa,
@@ -539,18 +543,29 @@ def _compare_step(
     return None
 
 
-def _reruns(
-    store: Store, plan: ReplayPlan, new_writes: set[tuple[str, str, str, int]]
-) -> tuple[str, ...]:
-    """Nodes before REF that LangGraph ran again (it should not)."""
-    names: list[str] = []
-    for _, _, task_path, _ in sorted(new_writes):
-        names.append(
-            task_path[len(ch.PULL_PREFIX) :] if task_path.startswith(ch.PULL_PREFIX) else task_path
-        )
+def reruns_before_start(store: Store, plan: ReplayPlan) -> tuple[str, ...]:
+    """Nodes before REF that LangGraph ran again in the replay thread (it should not).
+
+    Two traces of a re-run: a write recorded against a copied checkpoint before REF that
+    the recording does not have, and a new checkpoint that does not descend from REF.
+    """
     copied = set(plan.copy.ids)
+    before = list(plan.copy.ids[:-1])
+
+    def keys(thread: str) -> set[tuple[str, str, str, int]]:
+        rows = store.writes(thread, "", before, values=False) if before else []
+        return {(w.checkpoint_id, w.task_id, w.task_path, w.idx) for w in rows}
+
+    names: list[str] = []
+    for _, _, task_path, _ in sorted(keys(plan.thread) - keys(plan.ref.thread_id)):
+        names.append(
+            task_path[len(ch.PULL_PREFIX) :]
+            if task_path.startswith(ch.PULL_PREFIX)
+            else task_path or "a task"
+        )
     ids = store.checkpoint_ids(plan.thread)
     parent = dict(ids)
+    index = {cid: i for i, (cid, _) in enumerate(ids)}
     for cid, _ in ids:
         if cid in copied:
             continue
@@ -558,5 +573,5 @@ def _reruns(
         while p is not None and p not in copied:
             p = parent.get(p)
         if p is not None and p != plan.line[0]:
-            names.append(f"a checkpoint forked from {p}")
+            names.append(f"a new checkpoint {plan.thread}@{index[cid]} forked from @{index[p]}")
     return tuple(dict.fromkeys(names))
