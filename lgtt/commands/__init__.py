@@ -8,3 +8,4 @@ from lgtt.commands import read  # noqa: F401
 from lgtt.commands import compare  # noqa: F401
 from lgtt.commands import fork  # noqa: F401
 from lgtt.commands import maintenance  # noqa: F401
+from lgtt.commands import recovery  # noqa: F401
