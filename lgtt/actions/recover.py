@@ -503,13 +503,12 @@ def recover(
 ) -> Recovery:
     """Resume the planned thread through LangGraph and report where it ended.
 
-    ``db`` is the database (``--db``): its store's ``saver()`` gives LangGraph's
-    checkpointer for the run, and the outcome is read back read-only. Retries (``retries`` more attempts, waiting
-    ``backoff * 2**i`` seconds before attempt ``i + 1``) happen only when the attempt
-    failed in a task that was due when it started: the same task failing again.
+    ``db`` is the database (``--db``): its store's ``saver()`` is LangGraph's
+    checkpointer for the run, and the outcome is read back read-only. Retries
+    (``retries`` more attempts, waiting ``backoff * 2**i`` seconds before attempt
+    ``i + 2``) happen only when an attempt failed in a task that was due when it
+    started: the same task failing again, not a later one.
     """
-    from langgraph.types import Command
-
     from lgtt.actions.edits import apply_edit
     from lgtt.actions.history import run_config
     from lgtt.graphs import user_code
@@ -519,6 +518,9 @@ def recover(
         return nothing_to_do(plan)
     plan.refuse_unless(force)
     warnings = _warnings(plan)
+    marker = {"metadata": {RECOVERED_FROM_KEY: plan.point.checkpoint_id}}
+    thread_cfg = run_config(plan.thread_id, plan.metadata)
+    point_cfg = run_config(plan.thread_id, plan.metadata, plan.point.checkpoint_id)
     with thread_lock(db, plan.thread_id):
         store = open_store(db)
         try:
@@ -526,72 +528,37 @@ def recover(
                 if loaded.serde is not None:
                     saver.serde = loaded.serde
                 graph = loaded.bind(saver)
-                thread_cfg = run_config(plan.thread_id, plan.metadata)
-                latest = saver.get_tuple(thread_cfg)
-                now_id = latest.checkpoint["id"] if latest is not None else None
-                if now_id != plan.head_id:
-                    message = (
-                        f"thread {plan.thread_id!r} changed while recover was reading it "
-                        f"(head was {plan.head_id[:13]}, now {str(now_id)[:13]}): "
-                        "another process is writing it"
-                    )
-                    if not force:
-                        raise LgttError(
-                            message, "check `lgtt recover --list`, then run recover again"
-                        )
-                    warnings.append(message)
+                moved = _head_moved(saver, plan, thread_cfg)
+                if moved and not force:
+                    raise LgttError(moved, "check `lgtt recover --list`, then run recover again")
+                if moved:
+                    warnings.append(moved)
                 if started is not None:
                     what = ", ".join(plan.would_run) if not plan.edit else "the edit, then on"
                     started(
                         f"resuming {plan.point.label()} ({plan.point_status}): "
                         f"running {what or 'nothing'}"
                     )
-                marker = {"metadata": {RECOVERED_FROM_KEY: plan.point.checkpoint_id}}
-                run_cfg: Any = {**thread_cfg, **marker}
-                if not plan.at_head:
-                    point_cfg = run_config(plan.thread_id, plan.metadata, plan.point.checkpoint_id)
-                    run_cfg = {**point_cfg, **marker}
+                # From the head: LangGraph keeps the writes of tasks that finished there.
+                # From an earlier checkpoint: LangGraph forks and re-runs its tasks.
+                start: Any = {**(thread_cfg if plan.at_head else point_cfg), **marker}
                 if plan.edit:
-                    point_cfg = run_config(plan.thread_id, plan.metadata, plan.point.checkpoint_id)
                     with user_code():
                         apply_edit(graph, point_cfg, plan.edit)
-                    # the edit's checkpoint is the thread's head now: resume from it
-                    run_cfg = {**thread_cfg, **marker}
-                attempts = 0
-                head: _Head | None = None
-                raised: BaseException | None = None
-                while True:
-                    with user_code():
-                        due = set(graph.get_state(run_cfg).next)
-                    payload: Any = None
-                    if plan.resume is not None and attempts == 0:
-                        payload = Command(resume=plan.resume.value)
-                    attempts += 1
-                    raised = None
-                    try:
-                        with user_code():
-                            graph.invoke(payload, run_cfg, durability="sync")
-                    except Exception as exc:  # the graph failed: read what it stored
-                        raised = exc
-                    head = _read_head(db, plan.thread_id)
-                    again = (
-                        head.status == "failed" and bool(head.failed) and set(head.failed) <= due
-                    )
-                    if not again or attempts > retries:
-                        break
-                    wait = backoff * 2 ** (attempts - 1)
-                    if note is not None:
-                        note(
-                            f"{plan.thread_id}: {', '.join(head.failed)} failed again "
-                            f"({_one_line(head.error)}); retry {attempts}/{retries} in {wait:g}s"
-                        )
-                    if wait > 0:
-                        sleep(wait)
-                    # later attempts resume from the head, keeping what finished
-                    run_cfg = {**thread_cfg, **marker}
+                    start = {**thread_cfg, **marker}  # the edit's checkpoint is the head now
+                head, raised, attempts = _attempts(
+                    graph,
+                    plan,
+                    db,
+                    start,
+                    {**thread_cfg, **marker},
+                    retries=retries,
+                    backoff=backoff,
+                    sleep=sleep,
+                    note=note,
+                )
         finally:
             store.close()
-    assert head is not None
     status, error = head.status, head.error
     if raised is None and status == "failed":
         # a failing task raises out of invoke: this error is the one stored before
@@ -621,6 +588,65 @@ def recover(
         problems=plan.problems,
         warnings=tuple(warnings),
     )
+
+
+def _head_moved(saver: Any, plan: Plan, thread_cfg: Any) -> str | None:
+    """Why the thread is not where the plan read it (another writer), or None."""
+    latest = saver.get_tuple(thread_cfg)
+    now_id = latest.checkpoint["id"] if latest is not None else None
+    if now_id == plan.head_id:
+        return None
+    return (
+        f"thread {plan.thread_id!r} changed while recover was reading it "
+        f"(head was {plan.head_id[:13]}, now {str(now_id)[:13]}): another process is writing it"
+    )
+
+
+def _attempts(
+    graph: Any,
+    plan: Plan,
+    db: str,
+    first: Any,
+    again: Any,
+    *,
+    retries: int,
+    backoff: float,
+    sleep: Callable[[float], None],
+    note: Callable[[str], None] | None,
+) -> tuple[_Head, BaseException | None, int]:
+    """Invoke from ``first``, then retry from the head (config ``again``) while the same
+    task fails again; returns the head, what the last invoke raised, and the attempts."""
+    from langgraph.types import Command
+
+    from lgtt.graphs import user_code
+
+    config, attempts = first, 0
+    while True:
+        with user_code():
+            due = set(graph.get_state(config).next)
+        payload: Any = None
+        if plan.resume is not None and attempts == 0:
+            payload = Command(resume=plan.resume.value)
+        attempts += 1
+        raised: BaseException | None = None
+        try:
+            with user_code():
+                graph.invoke(payload, config, durability="sync")
+        except Exception as exc:  # the graph failed: what it stored says where
+            raised = exc
+        head = _read_head(db, plan.thread_id)
+        same_task = head.status == "failed" and bool(head.failed) and set(head.failed) <= due
+        if not same_task or attempts > retries:
+            return head, raised, attempts
+        wait = backoff * 2 ** (attempts - 1)
+        if note is not None:
+            note(
+                f"{plan.thread_id}: {', '.join(head.failed)} failed again "
+                f"({_one_line(head.error)}); retry {attempts}/{retries} in {wait:g}s"
+            )
+        if wait > 0:
+            sleep(wait)
+        config = again  # resume from the head, keeping what finished
 
 
 # --- one recovery per thread at a time ---------------------------------------------------

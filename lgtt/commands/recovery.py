@@ -270,6 +270,13 @@ def _recover_thread(
         )
         db_url = store.url
     if plan.nothing:
+        ignored = [k for k, v in (("--from", from_), ("--resume", kw["resume"])) if v is not None]
+        ignored += ["--set/--patch/--as-node"] if kw["edit"] else []
+        if ignored:
+            out.note(
+                f"warning: {', '.join(ignored)} ignored: recover only resumes unfinished "
+                "threads (to re-run a finished one: `lgtt branch --in-place --run`)"
+            )
         result = recover(plan, loaded, db_url)
     else:
         plan.refuse_unless(kw["force"])
