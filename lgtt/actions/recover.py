@@ -39,6 +39,7 @@ from lgtt.actions.check import GraphShape, Problem, check_checkpoint
 from lgtt.errors import GraphError, LgttError, UsageError
 from lgtt.jsonable import to_jsonable
 from lgtt.models import ThreadInfo
+from lgtt.render import one_line
 from lgtt.store.base import Store
 
 if TYPE_CHECKING:
@@ -306,7 +307,7 @@ def plan_recovery(
             "--resume answers interrupt(); leave it out to resume a failed or pending thread",
         )
     if plan.point_status == "interrupted" and resume is None and not edit:
-        shown = f" ({_one_line(plan.interrupts[0])})" if plan.interrupts else ""
+        shown = f" ({one_line(plan.interrupts[0])})" if plan.interrupts else ""
         raise UsageError(
             f"{label} is waiting on interrupt(){shown}: resuming it without an answer "
             "would only ask again",
@@ -318,12 +319,6 @@ def plan_recovery(
             "pick a checkpoint with next nodes (`lgtt timeline`), or leave out --from",
         )
     return plan
-
-
-def _one_line(value: Any, limit: int = 60) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 # --- the outcome ------------------------------------------------------------------------
@@ -642,7 +637,7 @@ def _attempts(
         if note is not None:
             note(
                 f"{plan.thread_id}: {', '.join(head.failed)} failed again "
-                f"({_one_line(head.error)}); retry {attempts}/{retries} in {wait:g}s"
+                f"({one_line(head.error)}); retry {attempts}/{retries} in {wait:g}s"
             )
         if wait > 0:
             sleep(wait)
