@@ -220,3 +220,25 @@ def test_check_bad_input(cli: RunCli, db: Path, versions: tuple[str, str]) -> No
         assert r.exit_code == 2 and r.stdout == ""
         [line] = r.stderr.strip().splitlines()
         assert line.startswith("error: ") and word in line
+
+
+def test_a_damaged_checkpoint_is_reported_not_a_crash(
+    cli: RunCli, db: Path, versions: tuple[str, str]
+) -> None:
+    v1, _ = versions
+    bad = head_of(cli, db, "bad")
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE checkpoints SET checkpoint = ? WHERE checkpoint_id = ?",
+            (b"\xc1\x00 not msgpack", bad["checkpoint_id"]),
+        )
+    r = cli("check", "--db", db, "--graph", v1, "--json")
+    assert r.exit_code == 1, r.stderr
+    [problem] = json.loads(r.stdout)["problems"]
+    assert problem["kind"] == "unreadable" and problem["index"] == bad["index"]
+    assert problem["blocking"] is True
+    r = cli("recover", "bad", "--db", db, "--graph", v1)
+    assert r.exit_code == 2 and r.stderr.startswith("error: cannot resume bad@")
+    r = cli("recover", "bad", "--db", db, "--graph", v1, "--force")
+    assert r.exit_code == 2 and "internal error" not in r.stderr
+    assert r.stderr.startswith("error: LangGraph cannot read")

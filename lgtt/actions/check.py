@@ -24,7 +24,8 @@ What is checked, honestly:
 
 A problem is *blocking* when resuming from that checkpoint cannot do what the run would
 have done: a due node is gone (LangGraph would skip it), a stored value would be dropped,
-or the state does not validate. ``recover`` refuses to resume past blocking problems
+the state does not validate, or the checkpoint cannot be decoded (damaged, or written
+with a serializer lgtt does not read: ``--force`` lets LangGraph try). ``recover`` refuses to resume past blocking problems
 unless ``--force``; the others (a removed node that ran earlier) are reported by
 ``check`` but do not stop a recovery.
 """
@@ -49,7 +50,7 @@ KINDS: dict[str, bool] = {
     "invalid_state": True,  # the stored state does not validate against the schema
     "unknown_seen_node": False,  # versions_seen names a node the graph no longer has
     "unknown_edge_target": False,  # a branch:to:/join: channel names a missing node
-    "unreadable": False,  # lgtt cannot decode the checkpoint: nothing checked
+    "unreadable": True,  # lgtt cannot decode the checkpoint: nothing checked
 }
 _MAX_VALIDATION_ERRORS = 5
 
@@ -150,8 +151,15 @@ def check_checkpoint(
     cp = row.checkpoint
     if cp is None:
         return [problem("unreadable", f"lgtt cannot decode it ({row.unreadable}): not checked")]
+    shapes = [cp.get(k) or {} for k in ("channel_values", "channel_versions", "versions_seen")]
+    if not all(isinstance(x, dict) for x in shapes):
+        return [problem("unreadable", "the checkpoint is malformed (damaged?): not checked")]
+    try:
+        due = [name for name, _ in ch.due_tasks(cp, writes)]
+    except (AttributeError, TypeError, ValueError) as exc:
+        detail = f"its next tasks cannot be worked out ({type(exc).__name__}): not checked"
+        return [problem("unreadable", detail)]
     out: list[Problem] = []
-    due = [name for name, _ in ch.due_tasks(cp, writes)]
     missing_due = sorted({n for n in due if n not in shape.nodes})
     for name in missing_due:
         out.append(

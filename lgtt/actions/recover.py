@@ -587,7 +587,13 @@ def recover(
 
 def _head_moved(saver: Any, plan: Plan, thread_cfg: Any) -> str | None:
     """Why the thread is not where the plan read it (another writer), or None."""
-    latest = saver.get_tuple(thread_cfg)
+    try:
+        latest = saver.get_tuple(thread_cfg)
+    except Exception as exc:  # a blob LangGraph's serializer cannot decode
+        raise GraphError(
+            f"LangGraph cannot read the head of {plan.thread_id!r}: {type(exc).__name__}: {exc}",
+            f"see `lgtt check {plan.thread_id}`",
+        ) from exc
     now_id = latest.checkpoint["id"] if latest is not None else None
     if now_id == plan.head_id:
         return None
@@ -617,8 +623,14 @@ def _attempts(
 
     config, attempts = first, 0
     while True:
-        with user_code():
-            due = set(graph.get_state(config).next)
+        try:
+            with user_code():
+                due = set(graph.get_state(config).next)
+        except Exception as exc:  # a blob LangGraph cannot decode, a schema that moved…
+            raise GraphError(
+                f"LangGraph cannot read {plan.point.label()}: {type(exc).__name__}: {exc}",
+                f"see `lgtt check {plan.thread_id}` and `lgtt show {plan.point.label()}`",
+            ) from exc
         payload: Any = None
         if plan.resume is not None and attempts == 0:
             payload = Command(resume=plan.resume.value)
