@@ -92,6 +92,7 @@ def recover(
         list[str] | None,
         typer.Option(
             "--status",
+            metavar="STATUS",
             help="With --list/--all: only threads with this status: failed, interrupted, "
             "pending (repeatable or comma-separated; default all three).",
         ),
@@ -100,6 +101,7 @@ def recover(
         str | None,
         typer.Option(
             "--since",
+            metavar="DURATION|ISO",
             help="With --list/--all: only threads updated since then: a duration back from "
             "now (30m, 2h, 1d) or an ISO date/time.",
         ),
@@ -108,26 +110,36 @@ def recover(
         str | None,
         typer.Option(
             "--from",
+            metavar="REF",
             help="Resume from this earlier checkpoint of the thread (N, -N, an id prefix): "
             "a fork inside the thread. Default: the head, keeping finished tasks' writes.",
         ),
     ] = None,
     set_: Annotated[
         list[str] | None,
-        typer.Option("--set", help="Edit a state key before resuming: KEY=JSON (repeatable)."),
+        typer.Option(
+            "--set",
+            metavar="KEY=JSON",
+            help="Edit a state key before resuming: KEY=JSON (repeatable).",
+        ),
     ] = None,
     patch: Annotated[
         Path | None,
-        typer.Option("--patch", help="Edit from a JSON file (object of key → new value)."),
+        typer.Option(
+            "--patch", metavar="FILE", help="Edit from a JSON file (object of key → new value)."
+        ),
     ] = None,
     as_node: Annotated[
         str | None,
-        typer.Option("--as-node", help="Apply the edit as if this node returned it."),
+        typer.Option(
+            "--as-node", metavar="NODE", help="Apply the edit as if this node returned it."
+        ),
     ] = None,
     resume: Annotated[
         str | None,
         typer.Option(
             "--resume",
+            metavar="JSON",
             help="Answer the interrupt() the thread waits on with this JSON value, "
             "e.g. '\"yes\"' (with --all: every interrupted thread gets it).",
         ),
@@ -136,6 +148,7 @@ def recover(
         int,
         typer.Option(
             "--retries",
+            metavar="N",
             min=0,
             help="Try again up to N more times when the same task fails again.",
         ),
@@ -144,6 +157,7 @@ def recover(
         float,
         typer.Option(
             "--backoff",
+            metavar="SECONDS",
             min=0.0,
             help="Seconds before the first retry, doubled for each next one.",
         ),
