@@ -151,6 +151,8 @@ def plan_branch(
         )
     if graph is not None and edit:
         check_edit(edit, graph)
+    if to is not None and not to.strip():
+        raise UsageError("--to is empty", "give the new thread a name")
     db = sqlite_file(store)
     thread = ref.thread_id if in_place else (to or default_name(ref.thread_id, ref.index))
     if not in_place and thread in set(store.thread_ids()):

@@ -198,15 +198,25 @@ class Target:
         return SqliteSaver(conn, serde=serde)
 
     def thread_exists(self, thread: str) -> bool:
-        return (
+        """Whether any row (a checkpoint, or a stray write) already has this thread id."""
+        return any(
             self.conn.execute(
-                "SELECT 1 FROM main.checkpoints WHERE thread_id = ? LIMIT 1", (thread,)
+                f"SELECT 1 FROM main.{table} WHERE thread_id = ? LIMIT 1", (thread,)
             ).fetchone()
-            is not None
+            for table in ("checkpoints", "writes")
         )
 
     def copy(self, plan: CopyPlan) -> None:
         """Insert the planned rows under ``plan.target_thread`` (inside a transaction)."""
+        try:
+            self._copy(plan)
+        except sqlite3.Error as exc:
+            raise DatabaseError(
+                f"copying {plan.source_thread!r} into {plan.target_thread!r} failed: {exc}",
+                "nothing was written",
+            ) from None
+
+    def _copy(self, plan: CopyPlan) -> None:
         if self.thread_exists(plan.target_thread):
             raise UsageError(f"thread {plan.target_thread!r} already exists", "pass --to NEW_NAME")
         src, tgt, origin = self.src, plan.target_thread, plan.source_thread

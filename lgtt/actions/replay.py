@@ -163,6 +163,8 @@ def plan_replay(
 
     if ref.checkpoint_ns:
         raise UsageError("replay works on the root graph's checkpoints", "drop --ns")
+    if to is not None and not to.strip():
+        raise UsageError("--to is empty", "give the replay thread a name")
     db = sqlite_file(store)
     thread = to or default_name(store, ref.thread_id)
     if thread in set(store.thread_ids()):
