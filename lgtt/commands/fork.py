@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -22,6 +22,12 @@ from lgtt.cli import (
 from lgtt.errors import ExitStatus, UsageError
 from lgtt.refs import Resolved
 from lgtt.store.base import Store
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from lgtt.actions.branch import BranchResult
+    from lgtt.actions.replay import ReplayResult
 
 ThreadArg = Annotated[
     str | None,
@@ -144,11 +150,11 @@ def branch(
     out.show(*_branch_lines(result))
 
 
-def _names(names: Any) -> str:
+def _names(names: Sequence[str]) -> str:
     return ", ".join(names) if names else "-"
 
 
-def _branch_lines(r: Any) -> list[Any]:
+def _branch_lines(r: BranchResult) -> list[Any]:
     from lgtt.render import one_line, value_view
 
     p = r.plan
@@ -159,11 +165,11 @@ def _branch_lines(r: Any) -> list[Any]:
         lines.append("dry run: nothing written")
     if p.in_place:
         lines.append(f"{'would fork' if would else 'forked'} {src} inside {p.thread}")
-    else:
+    elif p.copy is not None:
+        n, w = len(p.copy.ids), p.copy.writes
         lines.append(
-            f"{src} → {p.thread}: {'would copy' if would else 'copied'} {len(p.copy.ids)} checkpoint"
-            f"{'s' if len(p.copy.ids) != 1 else ''} and {p.copy.writes} write"
-            f"{'s' if p.copy.writes != 1 else ''}"
+            f"{src} → {p.thread}: {'would copy' if would else 'copied'} {n} checkpoint"
+            f"{'s' if n != 1 else ''} and {w} write{'s' if w != 1 else ''}"
         )
     if p.edit:
         where = f" ({p.thread}@{r.edit_index})" if r.edit_index is not None else ""
@@ -270,7 +276,7 @@ def replay(
         raise typer.Exit(ExitStatus.DIFFERENT)
 
 
-def _replay_lines(r: Any) -> list[Any]:
+def _replay_lines(r: ReplayResult) -> list[Any]:
     from lgtt.render import one_line
 
     p = r.plan
