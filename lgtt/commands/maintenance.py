@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from lgtt.cli import DbOpt, DebugOpt, JsonOpt, NoColorOpt, Out, app, opened, settings_for
 from lgtt.errors import UsageError
@@ -133,22 +134,18 @@ def export(
     debug: DebugOpt = False,
 ) -> None:
     """Write a thread (every checkpoint of every namespace, metadata, writes) as one JSON
-    document that `lgtt import` loads into any database."""
+    document that `lgtt import` loads into any database. With -o FILE and --json, a
+    summary goes to stdout."""
     from lgtt.maintenance.transfer import export_thread, output_file
 
     s = settings_for(ctx, db=db, json=json_, no_color=no_color, debug=debug)
     out = Out(s)
     to_stdout = output is None or output == "-"
-    if to_stdout and out.json:
-        raise UsageError(
-            "export prints its document on stdout; --json would print a second one",
-            "use -o FILE with --json, or leave --json out",
-        )
     with opened(s) as store, output_file(output) as fh:
         summary = export_thread(store, thread, fh, redact=redact or ())
     where = "stdout" if to_stdout else output
     red = f", {summary.redacted} values redacted" if summary.redacted is not None else ""
-    if out.json:
+    if out.json and not to_stdout:  # on stdout, the document is the one JSON document
         out.emit({**summary.to_json(), "output": where})
     else:
         out.note(
@@ -176,6 +173,7 @@ def import_(
     """Load an exported thread into this database (SQLite or PostgreSQL) as a new thread,
     in one transaction, so LangGraph can continue it. Never merges into an existing one."""
     from lgtt.maintenance.transfer import import_thread, read_export
+    from lgtt.store import is_postgres_url
 
     s = settings_for(ctx, db=db, json=json_, no_color=no_color, debug=debug)
     out = Out(s)
@@ -190,9 +188,14 @@ def import_(
         return
     verb = "would import" if dry_run else "imported"
     renamed = f" as {summary.thread_id}" if summary.thread_id != summary.source_thread_id else ""
-    created = " (a new database)" if summary.created_database else ""
+    created = ""
+    if summary.created_database:
+        what = "LangGraph's tables" if is_postgres_url(s.db) else "the file"
+        created = f" ({'would create' if dry_run else 'created'} {what})"
     out.show(
-        f"{verb} {summary.source_thread_id}{renamed}: {summary.checkpoints} checkpoints,"
-        f" {summary.writes} writes, {len(summary.namespaces)} namespace"
-        f"{'s' if len(summary.namespaces) != 1 else ''} into {s.db}{created}"
+        Text(
+            f"{verb} {summary.source_thread_id}{renamed}: {summary.checkpoints} checkpoints,"
+            f" {summary.writes} writes, {len(summary.namespaces)} namespace"
+            f"{'s' if len(summary.namespaces) != 1 else ''} into {summary.database}{created}"
+        )
     )

@@ -213,10 +213,6 @@ class MaintenanceDb(ABC):
         return 0
 
     @abstractmethod
-    def prepare_import(self) -> None:
-        """Create LangGraph's tables if the database has none yet (outside a transaction)."""
-
-    @abstractmethod
     def insert_checkpoint(self, thread_id: str, cp: RawCheckpoint) -> None:
         """Store one checkpoint as new; never replaces an existing row."""
 
@@ -390,9 +386,6 @@ class SqliteDb(MaintenanceDb):
             n += self._q(f"DELETE FROM checkpoints{where}", key).rowcount
             self._q(f"DELETE FROM writes{where}", key)
         return n
-
-    def prepare_import(self) -> None:
-        pass  # done when the file is opened for import: see ``writing``
 
     def insert_checkpoint(self, thread_id: str, cp: RawCheckpoint) -> None:
         md = cp.metadata_raw if cp.metadata_raw is not None else metadata_bytes(cp.metadata or {})
@@ -668,16 +661,6 @@ class PostgresDb(MaintenanceDb):
 
         return PostgresSaver(self.conn, serde=rawserde.RawSerializer())
 
-    def prepare_import(self) -> None:
-        import psycopg
-
-        if self._q("SELECT to_regclass('checkpoint_writes') IS NOT NULL")[0][0]:
-            return
-        try:
-            self._saver().setup()  # LangGraph's own tables, as PostgresSaver makes them
-        except psycopg.Error as exc:
-            raise DatabaseError(f"PostgreSQL: cannot create LangGraph's tables: {exc}") from None
-
     def insert_checkpoint(self, thread_id: str, cp: RawCheckpoint) -> None:
         """Through ``PostgresSaver.put``: it splits the checkpoint into JSONB and blobs as
         it does for a run. Its serializer here packs the lazily unpacked values back to
@@ -775,10 +758,15 @@ def _is_sqlite(store: Store) -> bool:
     return isinstance(store, SqliteStore)
 
 
+def shown_url(store: Store) -> str:
+    """The database as messages name it (a PostgreSQL password hidden)."""
+    return str(getattr(store, "display", store.url))
+
+
 def _pg_read_conn(store: Store) -> Any:
     conn = getattr(store, "conn", None)
     if conn is None:
-        raise DatabaseError(f"cannot read {store.url} for maintenance")
+        raise DatabaseError(f"cannot read {shown_url(store)} for maintenance")
     return conn
 
 
@@ -786,13 +774,13 @@ def _pg_read_conn(store: Store) -> Any:
 def reading(store: Store) -> Iterator[MaintenanceDb]:
     """The store's own read-only connection (and snapshot), as rows."""
     if _is_sqlite(store):
-        yield SqliteDb(store.conn, store.path, store.url)  # type: ignore[attr-defined]
+        yield SqliteDb(store.conn, store.path, shown_url(store))  # type: ignore[attr-defined]
     else:
-        yield PostgresDb(_pg_read_conn(store), store.url)
+        yield PostgresDb(_pg_read_conn(store), shown_url(store))
 
 
 @contextmanager
-def writing(store: Store, *, create_tables: bool = False) -> Iterator[MaintenanceDb]:
+def writing(store: Store) -> Iterator[MaintenanceDb]:
     """A connection opened for writing by LangGraph's own saver on the same database.
 
     The store's read connection is closed first: on SQLite a reader holding a snapshot
@@ -803,10 +791,8 @@ def writing(store: Store, *, create_tables: bool = False) -> Iterator[Maintenanc
         saver: Any = saver_
         conn = saver.conn
         if _is_sqlite(store):
-            if create_tables:
-                saver.setup()  # LangGraph's own schema (and its task_path migration)
             conn.isolation_level = None  # transactions are ours: BEGIN … COMMIT
-            yield SqliteDb(conn, store.path, store.url)  # type: ignore[attr-defined]
+            yield SqliteDb(conn, store.path, shown_url(store))  # type: ignore[attr-defined]
         else:
             from psycopg import Connection
 
@@ -814,10 +800,38 @@ def writing(store: Store, *, create_tables: bool = False) -> Iterator[Maintenanc
                 raise DatabaseError(
                     "lgtt needs one PostgreSQL connection to write in one transaction"
                 )
-            db = PostgresDb(conn, store.url)
-            if create_tables:
-                db.prepare_import()
-            yield db
+            yield PostgresDb(conn, shown_url(store))
+
+
+def postgres_without_tables(url: str) -> bool:
+    """A reachable PostgreSQL database without LangGraph's tables (import creates them).
+
+    Anything else (refused connection, bad URL) is False: opening the store reports it.
+    """
+    try:
+        from lgtt.store.postgres import connect
+
+        with connect(url) as conn:
+            row = conn.execute("SELECT to_regclass('checkpoints') IS NULL").fetchone()
+            return bool(row and row[0])
+    except Exception:
+        return False
+
+
+def create_postgres_tables(url: str) -> None:
+    """LangGraph's tables, by ``PostgresSaver.setup()`` (its migrations)."""
+    import psycopg
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from psycopg.rows import dict_row
+
+    from lgtt.store.postgres import connect
+
+    try:
+        with connect(url, autocommit=True, prepare_threshold=0, row_factory=dict_row) as conn:
+            PostgresSaver(conn).setup()
+    except psycopg.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DatabaseError(f"PostgreSQL: cannot create LangGraph's tables: {first}") from None
 
 
 def new_sqlite_file(path: Path) -> None:

@@ -23,6 +23,11 @@ handles that: ``get_state_history`` lists the kept checkpoints and stops,
 ``get_state`` and ``invoke(None, config)`` work from any kept checkpoint; only
 ``get_state(parent_config)`` of the oldest one finds nothing.
 
+``vacuum`` (after the transaction): SQLite ``VACUUM`` (and a WAL checkpoint), which
+gives the space back to the file system; PostgreSQL a plain ``VACUUM (ANALYZE)`` of
+LangGraph's tables, which makes the space reusable for new rows without locking them
+(``VACUUM FULL`` would return it to the OS but locks the tables: the operator's call).
+
 Dry run unless ``yes``: the plan is computed on the store's read-only snapshot and
 nothing is written. With ``yes`` it is computed again inside one write transaction
 (SQLite ``BEGIN IMMEDIATE``; PostgreSQL ``REPEATABLE READ``) and carried out there, by
@@ -95,7 +100,7 @@ class PrunePlan:
     checkpoints: list[CheckpointKey]
     blobs: list[BlobKey]
     dry_run: bool = True
-    vacuum: dict[str, int] | None = None
+    vacuum: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -320,7 +325,8 @@ def prune(
         if vacuum:
             before = sum(db.database_size().values())
             db.vacuum()
-            sizes = {"bytes_before": before, "bytes_after": sum(db.database_size().values())}
+            after = sum(db.database_size().values())
+            sizes = {"backend": db.backend, "bytes_before": before, "bytes_after": after}
     return PrunePlan(
         plan.threads,
         plan.whole_threads,

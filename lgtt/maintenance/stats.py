@@ -24,7 +24,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from lgtt import channels as ch
-from lgtt.maintenance.db import CheckpointEntry, reading
+from lgtt.maintenance.db import CheckpointEntry, reading, shown_url
 from lgtt.maintenance.rawserde import packed_size
 from lgtt.store.base import Store
 
@@ -199,7 +199,7 @@ def collect_stats(store: Store, thread_id: str | None = None) -> Stats:
     largest = sorted(entries, key=lambda e: (-e.state_bytes, e.thread_id, e.checkpoint_id))
     stats = Stats(
         backend=backend,
-        url=store.url,
+        url=shown_url(store),
         size=size,
         threads=threads,
         largest_checkpoints=[

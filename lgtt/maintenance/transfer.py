@@ -50,7 +50,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -64,8 +64,10 @@ from lgtt.maintenance.db import (
     MaintenanceDb,
     RawCheckpoint,
     RawWrite,
+    create_postgres_tables,
     metadata_bytes,
     new_sqlite_file,
+    postgres_without_tables,
     reading,
     writing,
 )
@@ -122,7 +124,7 @@ def export_thread(
     redactor = Redactor(redact) if redact else None
     with reading(store) as db:
         if not db.thread_exists(thread_id):
-            raise RefError(f"no thread {thread_id!r} in {store.url}", "run `lgtt threads`")
+            raise RefError(f"no thread {thread_id!r} in {db.url}", "run `lgtt threads`")
         namespaces = sorted({e.checkpoint_ns for e in db.checkpoint_index([thread_id])})
         if redactor is not None:
             _collect_secrets(db, thread_id, redactor)
@@ -417,8 +419,9 @@ class ImportSummary:
     writes: int
     namespaces: list[str]
     dry_run: bool
+    #: the target database, as messages name it (no password)
+    database: str = ""
     created_database: bool = False
-    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -428,6 +431,7 @@ class ImportSummary:
             "writes": self.writes,
             "namespaces": self.namespaces,
             "dry_run": self.dry_run,
+            "database": self.database,
             "created_database": self.created_database,
         }
 
@@ -448,6 +452,11 @@ def import_thread(
     target = to or doc.thread_id
     if to is not None and not to:
         raise UsageError("--to needs a thread id")
+    shown = url
+    if is_postgres_url(url):
+        from lgtt.store.postgres import display_url
+
+        shown = display_url(url)
     summary = ImportSummary(
         target,
         doc.thread_id,
@@ -455,10 +464,17 @@ def import_thread(
         len(doc.writes),
         doc.namespaces,
         dry_run,
+        database=shown,
     )
     created = False
     path: Path | None = None
-    if not is_postgres_url(url):
+    if is_postgres_url(url):
+        if postgres_without_tables(url):
+            if dry_run:
+                return replace(summary, created_database=True)
+            create_postgres_tables(url)  # LangGraph's own DDL; stays if the import fails
+            created = True
+    else:
         from lgtt.store.sqlite import sqlite_path
 
         path = sqlite_path(url)
@@ -472,22 +488,19 @@ def import_thread(
         try:
             with reading(store) as db:
                 if db.thread_exists(target):
-                    raise _exists_error(target, url)
+                    raise _exists_error(target, db.url)
             if dry_run:
                 return summary
-            with (
-                writing(store, create_tables=not created and path is None) as db,
-                db.transaction(),
-            ):
+            with writing(store) as db, db.transaction():
                 if db.thread_exists(target):  # created meanwhile
-                    raise _exists_error(target, url)
+                    raise _exists_error(target, db.url)
                 for cp in doc.checkpoints:
                     db.insert_checkpoint(target, cp)
                 db.insert_writes(target, doc.writes)
         finally:
             store.close()
     except BaseException:
-        if created and path is not None:
+        if created and path is not None:  # a SQLite file this import made
             for suffix in ("", "-wal", "-shm"):
                 with suppress(OSError):
                     os.remove(f"{path}{suffix}")

@@ -58,7 +58,7 @@ def stats_view(stats: Stats) -> RenderableType:
         )
         for th in stats.threads[:SHOWN_THREADS]:
             t.add_row(
-                th.thread_id,
+                Text(th.thread_id),
                 str(th.checkpoints),
                 str(th.writes),
                 human_bytes(th.bytes),
@@ -86,8 +86,8 @@ def stats_view(stats: Stats) -> RenderableType:
         t = _table("LARGEST CHECKPOINTS", "NAMESPACE", "STEP", "SIZE", right=("STEP", "SIZE"))
         for c in stats.largest_checkpoints:
             t.add_row(
-                f"{c.thread_id}@{c.checkpoint_id}",
-                c.checkpoint_ns or "",
+                Text(f"{c.thread_id}@{c.checkpoint_id}"),
+                Text(c.checkpoint_ns),
                 "" if c.step is None else str(c.step),
                 human_bytes(c.bytes),
             )
@@ -102,7 +102,7 @@ def stats_view(stats: Stats) -> RenderableType:
             )
             total_keys = sum(k.bytes for k in stats.largest_keys) or 1
             for k in stats.largest_keys:
-                t.add_row(k.key, human_bytes(k.bytes), f"{100 * k.bytes / total_keys:.0f}%")
+                t.add_row(Text(k.key), human_bytes(k.bytes), f"{100 * k.bytes / total_keys:.0f}%")
             parts += ["", t]
     return Group(*parts)
 
@@ -124,7 +124,7 @@ def prune_view(plan: PrunePlan) -> RenderableType:
     )
     for p in plan.threads:
         t.add_row(
-            p.thread_id,
+            Text(p.thread_id),
             "delete thread" if p.action == "delete" else p.reason,
             str(p.checkpoints_deleted),
             str(p.checkpoints_kept),
@@ -140,7 +140,14 @@ def prune_view(plan: PrunePlan) -> RenderableType:
         + f" ({human_bytes(totals['bytes_freed'])})"
     )
     parts: list[RenderableType] = [t, "", Text(line)]
-    if plan.vacuum:
+    if plan.vacuum and plan.vacuum.get("backend") == "postgres":
+        parts.append(
+            Text(
+                "vacuumed LangGraph's tables: PostgreSQL reuses the freed space for new rows"
+                " (VACUUM FULL would give it back to the OS, but locks the tables)"
+            )
+        )
+    elif plan.vacuum:
         parts.append(
             Text(
                 f"vacuumed: {human_bytes(plan.vacuum['bytes_before'])} →"
