@@ -61,6 +61,7 @@ class Redactor:
         self.count = 0
         self._ordered: list[str] = []
         self._collecting = True
+        self._memo: dict[tuple[Any, ...], tuple[Any, bool, int]] = {}
 
     # -- the two passes --------------------------------------------------------------
 
@@ -102,11 +103,19 @@ class Redactor:
         if self._matches(parts):
             return self._hit(value)
         if isinstance(value, serde.LazyExt):
-            strict = value.materialize()
-            new, changed = self._strict(strict, parts)
-            if not changed or self._collecting:
-                return value, False
-            return _reencode(new), True
+            # A long thread stores the same objects (messages) in every checkpoint:
+            # decode and redact each distinct one once.
+            key = (value.code, value.data, parts, self._collecting)
+            if key in self._memo:
+                result, changed, counted = self._memo[key]
+                self.count += counted
+                return (result if changed else value), changed
+            count_before = self.count
+            new, changed = self._strict(value.materialize(), parts)
+            result = _reencode(new) if changed and not self._collecting else value
+            changed = changed and not self._collecting
+            self._memo[key] = (result, changed, self.count - count_before)
+            return result, changed
         return self._containers(value, parts, self._walk)
 
     def _containers(
