@@ -88,6 +88,7 @@ class Blame:
         return self.changes[-1] if self.changes else None
 
     def to_json(self, *, all_changes: bool = False) -> dict[str, Any]:
+        """``changes``: every change with ``--all`` (oldest first), else only the last."""
         shown = self.changes if all_changes else self.changes[-1:]
         return {
             "thread_id": self.thread_id,

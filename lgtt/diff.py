@@ -135,6 +135,9 @@ class StateDiff:
         return not self.changes and self.divergence is None
 
     def to_json(self) -> dict[str, Any]:
+        """DESIGN.md §4. ``divergence`` is always present: null for checkpoint diffs and
+        for threads that agree; ``mode`` (added) tells the two apart. ``identical`` is
+        false when threads diverge even if their final states are equal."""
         return {
             "a": ref_json(self.a),
             "b": ref_json(self.b),
