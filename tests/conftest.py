@@ -41,3 +41,7 @@ def file_digest(path: Path) -> str:
         h.update(suffix.encode())
         h.update(p.read_bytes() if p.exists() else b"<absent>")
     return h.hexdigest()
+
+
+# --- PostgreSQL: the session's throwaway server (pg_url, pg_db_url) -------------------
+pytest_plugins = ["tests.pgserver"]
