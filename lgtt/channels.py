@@ -15,8 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lgtt.serde import LazyExt, materialize
 from lgtt.store.base import NULL_TASK_ID, WriteRow
+from lgtt.values import LazyExt, materialize
 
 TASKS = "__pregel_tasks"
 START = "__start__"

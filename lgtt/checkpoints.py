@@ -10,8 +10,8 @@ from typing import Any
 from lgtt import channels as ch
 from lgtt.models import CheckpointDetail, CheckpointSummary, PendingWrite
 from lgtt.refs import Resolved
-from lgtt.serde import LazyExt, materialize
 from lgtt.store.base import NULL_TASK_ID, CheckpointRow, Store, WriteRow
+from lgtt.values import LazyExt, materialize
 
 SUMMARY_WRITE_VALUES = (ch.ERROR, ch.INTERRUPT)
 

@@ -17,7 +17,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from lgtt.serde import LazyExt, Opaque, Record
+from lgtt.values import LazyExt, Opaque, Record
 
 
 def _type_name(obj: Any) -> str:

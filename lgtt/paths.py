@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from lgtt.errors import UsageError
-from lgtt.serde import LazyExt, Opaque
+from lgtt.values import LazyExt, Opaque
 
 _TOKEN = re.compile(
     r"""\s*(?:

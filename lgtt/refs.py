@@ -57,7 +57,7 @@ def split_ref(text: str, known_threads: set[str] | None = None) -> tuple[str, st
 def _unknown_thread(store: Store, thread: str, known: set[str]) -> RefError:
     close = difflib.get_close_matches(thread, sorted(known), n=3)
     hint = f"did you mean {', '.join(close)}?" if close else "run `lgtt threads` to list them"
-    return RefError(f"no thread {thread!r} in {store.url}", hint)
+    return RefError(f"no thread {thread!r} in {store.display}", hint)
 
 
 def select(ids: list[tuple[str, str | None]], selector: str | None, *, label: str) -> int:
@@ -128,6 +128,8 @@ def resolve_thread(store: Store, thread: str | None) -> tuple[str, bool]:
         return thread, False
     heads = store.threads()
     if not heads:
-        raise RefError(f"{store.url} has no threads", "run a graph with this checkpointer first")
+        raise RefError(
+            f"{store.display} has no threads", "run a graph with this checkpointer first"
+        )
     latest = max(heads, key=lambda h: (h.head_id, h.thread_id))
     return latest.thread_id, True

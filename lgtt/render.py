@@ -15,7 +15,7 @@ from rich.text import Text
 
 from lgtt.channels import Task
 from lgtt.models import CheckpointDetail, CheckpointSummary, ThreadInfo, Timeline
-from lgtt.serde import Record
+from lgtt.values import Record
 
 STATUS_STYLE = {"done": "green", "failed": "bold red", "interrupted": "yellow", "pending": "cyan"}
 MAX_STRING = 200

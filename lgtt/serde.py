@@ -24,8 +24,20 @@ import ormsgpack
 from langgraph.checkpoint.serde import jsonplus as _jp
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_METHODS, SAFE_MSGPACK_TYPES
 
+from lgtt.values import UNREADABLE, LazyExt, Opaque, Record, materialize
+
+__all__ = [
+    "UNREADABLE",
+    "DecodeError",
+    "LazyExt",
+    "Opaque",
+    "Record",
+    "loads",
+    "materialize",
+    "strict_hook",
+]
+
 _UNPACK_OPTS = ormsgpack.OPT_NON_STR_KEYS
-UNREADABLE = "lgtt.unreadable"
 
 # LangGraph's serializer logs a warning for each object it cannot rebuild; lgtt reports
 # damage itself, and stderr is reserved for lgtt's own messages.
@@ -34,72 +46,6 @@ logging.getLogger("langgraph.checkpoint.serde.jsonplus").setLevel(logging.CRITIC
 
 class DecodeError(Exception):
     """A blob that cannot be decoded (corrupt, truncated, unknown format)."""
-
-
-class Record(dict[str, Any]):
-    """An object stored as its fields (pydantic model, dataclass, named tuple).
-
-    It is a plain ``dict`` of the fields, so diffing and JSON see the fields; the stored
-    type name is kept for display.
-    """
-
-    __slots__ = ("type_name",)
-
-    def __init__(self, type_name: str, fields: dict[str, Any]) -> None:
-        super().__init__(fields)
-        self.type_name = type_name
-
-    def __repr__(self) -> str:
-        args = ", ".join(f"{k}={v!r}" for k, v in self.items())
-        return f"{self.type_name.rsplit('.', 1)[-1]}({args})"
-
-
-class Opaque:
-    """A stored object of a type lgtt does not rebuild: its type name and stored value."""
-
-    __slots__ = ("type_name", "value")
-
-    def __init__(self, type_name: str, value: Any) -> None:
-        self.type_name = type_name
-        self.value = value
-
-    def __eq__(self, other: object) -> bool:
-        return (
-            isinstance(other, Opaque)
-            and other.type_name == self.type_name
-            and other.value == self.value
-        )
-
-    def __hash__(self) -> int:
-        return hash((self.type_name, repr(self.value)))
-
-    def __repr__(self) -> str:
-        return f"<{self.type_name} {self.value!r}>"
-
-
-class LazyExt:
-    """An undecoded msgpack extension object; equal bytes mean equal values."""
-
-    __slots__ = ("code", "data")
-
-    def __init__(self, code: int, data: bytes) -> None:
-        self.code = code
-        self.data = data
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, LazyExt) and other.code == self.code and other.data == self.data
-
-    def __hash__(self) -> int:
-        return hash((self.code, self.data))
-
-    def __repr__(self) -> str:
-        return f"<ext {self.code}: {len(self.data)} bytes>"
-
-    def materialize(self) -> Any:
-        try:
-            return _strict_hook(self.code, self.data)
-        except Exception as exc:  # a damaged nested object: show it as such
-            return Opaque(UNREADABLE, f"{type(exc).__name__}: {exc}")
 
 
 _lg_safe_hook = _jp._create_msgpack_ext_hook(None)  # rebuilds SAFE types only
@@ -113,11 +59,11 @@ def _type_name(tup: Any) -> str:
     return f"{tup[0]}.{tup[1]}"
 
 
-def _strict_hook(code: int, data: bytes) -> Any:
+def strict_hook(code: int, data: bytes) -> Any:
     if code == _jp.EXT_DELTA_SNAPSHOT:
-        return _unpack(data, _strict_hook)
+        return _unpack(data, strict_hook)
     if code == _jp.EXT_NUMPY_ARRAY:
-        dtype, shape, order, _buf = _unpack(data, _strict_hook)
+        dtype, shape, order, _buf = _unpack(data, strict_hook)
         return Opaque("numpy.ndarray", {"dtype": dtype, "shape": list(shape), "order": order})
     if code in (
         _jp.EXT_CONSTRUCTOR_SINGLE_ARG,
@@ -127,7 +73,7 @@ def _strict_hook(code: int, data: bytes) -> Any:
         _jp.EXT_PYDANTIC_V1,
         _jp.EXT_PYDANTIC_V2,
     ):
-        tup = _unpack(data, _strict_hook)
+        tup = _unpack(data, strict_hook)
         if not isinstance(tup, (list, tuple)) or len(tup) < 3:
             raise DecodeError(f"malformed extension object (code {code})")
         key = (tup[0], tup[1])
@@ -164,7 +110,7 @@ def loads(type_: str | None, data: bytes | None, *, lazy: bool = False) -> Any:
         if type_ == "bytearray":
             return bytearray(data or b"")
         if type_ == "msgpack":
-            return _unpack(data or b"", _lazy_hook if lazy else _strict_hook)
+            return _unpack(data or b"", _lazy_hook if lazy else strict_hook)
         if type_ == "json":
             # Legacy format: plain JSON, LangChain constructor envelopes left as data.
             return json.loads(data or b"null")
@@ -175,16 +121,3 @@ def loads(type_: str | None, data: bytes | None, *, lazy: bool = False) -> Any:
     except Exception as exc:  # ormsgpack raises several types on corrupt input
         raise DecodeError(f"{type(exc).__name__}: {exc}") from None
     raise DecodeError(f"unknown serialization type {type_!r}")
-
-
-def materialize(value: Any) -> Any:
-    """Turn a lazily decoded value (or anything holding LazyExt) into a strict one."""
-    if isinstance(value, LazyExt):
-        return value.materialize()
-    if isinstance(value, list):
-        return [materialize(v) for v in value]
-    if isinstance(value, tuple):
-        return tuple(materialize(v) for v in value)
-    if isinstance(value, dict) and not isinstance(value, Record):
-        return {k: materialize(v) for k, v in value.items()}
-    return value

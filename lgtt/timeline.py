@@ -55,7 +55,7 @@ def graph_lanes(checkpoints: Sequence[CheckpointSummary]) -> list[str]:
     children: dict[str, list[str]] = {}
     for c in checkpoints:
         if c.parent_checkpoint_id in listed:
-            children.setdefault(c.parent_checkpoint_id, []).append(c.checkpoint_id)  # type: ignore[arg-type]
+            children.setdefault(c.parent_checkpoint_id, []).append(c.checkpoint_id)
     reserved: dict[str, int] = {}  # child id → the lane waiting for it
     in_use: set[int] = set()
     rows: list[tuple[int, list[int], set[int]]] = []

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lgtt.cli import app  # noqa: E402
+from lgtt.cli import app
 
 RunCli = Callable[..., Result]
 

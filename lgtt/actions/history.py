@@ -121,7 +121,7 @@ def sqlite_file(store: Store) -> Path:
 
     if not isinstance(store, SqliteStore):
         raise UsageError(
-            f"{store.url}: lgtt writes (branch, replay) to SQLite databases only, for now",
+            f"{store.display}: lgtt writes (branch, replay) to SQLite databases only, for now",
             "export the thread to SQLite, or use LangGraph's update_state directly",
         )
     return store.path

@@ -68,8 +68,13 @@ class ThreadHead:
 class Store(ABC):
     """A LangGraph checkpoint database opened for reading."""
 
-    #: what the user passed, for messages
+    #: what the user passed (may hold a password: use ``display`` in messages)
     url: str
+
+    @property
+    def display(self) -> str:
+        """The database as messages name it: no password."""
+        return self.url
 
     @abstractmethod
     def threads(self) -> list[ThreadHead]:
@@ -187,3 +192,34 @@ def ts_from_blob_prefix(prefix: bytes | None) -> str | None:
 TRIGGER_CHANNEL_SQL = (
     "(channel LIKE 'branch:to:%' OR channel LIKE 'join:%' OR channel = '__pregel_tasks')"
 )
+
+
+def checkpoint_shape_error(decoded: Any) -> str | None:
+    """Why a decoded blob is not a usable checkpoint (damaged data can decode to any
+    msgpack value), or None when its structure is what LangGraph writes."""
+    if not isinstance(decoded, dict):
+        return f"not a checkpoint (a {type(decoded).__name__})"
+    cv = decoded.get("channel_values")
+    if not isinstance(cv, dict) or not all(isinstance(k, str) for k in cv):
+        return "not a checkpoint (channel_values is damaged)"
+    versions = decoded.get("channel_versions", {})
+    if not isinstance(versions, dict) or not all(
+        isinstance(k, str) and isinstance(v, (str, int, float)) for k, v in versions.items()
+    ):
+        return "not a checkpoint (channel_versions is damaged)"
+    seen = decoded.get("versions_seen", {})
+    if not isinstance(seen, dict) or not all(
+        isinstance(k, str)
+        and isinstance(v, dict)
+        and all(isinstance(c, str) and isinstance(x, (str, int, float)) for c, x in v.items())
+        for k, v in seen.items()
+    ):
+        return "not a checkpoint (versions_seen is damaged)"
+    updated = decoded.get("updated_channels")
+    if updated is not None and (
+        not isinstance(updated, (list, tuple)) or not all(isinstance(c, str) for c in updated)
+    ):
+        return "not a checkpoint (updated_channels is damaged)"
+    if not isinstance(decoded.get("ts", ""), str):
+        return "not a checkpoint (ts is damaged)"
+    return None

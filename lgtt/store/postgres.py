@@ -41,6 +41,7 @@ from lgtt.store.base import (
     Store,
     ThreadHead,
     WriteRow,
+    checkpoint_shape_error,
     uuid6_time,
 )
 
@@ -143,9 +144,13 @@ def connect(url: str, **kwargs: Any) -> psycopg.Connection[Any]:
 
 
 class PostgresStore(Store):
+    @property
+    def display(self) -> str:
+        return self._display
+
     def __init__(self, url: str) -> None:
         self.url = url
-        self.display = display_url(url)
+        self._display = display_url(url)
         self.conn: psycopg.Connection[Any] = connect(url, autocommit=False)
         # psycopg opens the transaction with the first query, with these settings:
         # BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY. It is never committed.
@@ -456,6 +461,10 @@ def _assemble(
             except serde.DecodeError as exc:
                 raise serde.DecodeError(f"channel {ch!r}: {exc}") from None
         checkpoint = {**cp, "channel_values": dict(sorted(values.items()))}
+        problem = checkpoint_shape_error(checkpoint)
+        if problem:
+            checkpoint = None
+            raise serde.DecodeError(problem)
     except serde.DecodeError as exc:
         unreadable = str(exc)
     return CheckpointRow(

@@ -18,7 +18,6 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from lgtt import serde
 from lgtt.errors import DatabaseError
 from lgtt.store.base import (
     TRIGGER_CHANNEL_SQL,
@@ -26,6 +25,7 @@ from lgtt.store.base import (
     Store,
     ThreadHead,
     WriteRow,
+    checkpoint_shape_error,
     ts_from_blob_prefix,
     uuid6_time,
 )
@@ -184,6 +184,8 @@ class SqliteStore(Store):
         for tid, n, cid, pid, md, prefix, hw, et, ev, pt in self._q(sql):
             error = None
             if et is not None or ev is not None:
+                from lgtt import serde
+
                 try:
                     error = serde.loads(et, ev)
                 except serde.DecodeError as exc:
@@ -258,13 +260,16 @@ class SqliteStore(Store):
 
     @staticmethod
     def _row(thread_id: str, ns: str, row: tuple[Any, ...], lazy: bool) -> CheckpointRow:
+        from lgtt import serde
+
         cid, pid, type_, blob, md = row
         checkpoint: dict[str, Any] | None = None
         unreadable = None
         try:
             decoded = serde.loads(type_, blob, lazy=lazy)
-            if not isinstance(decoded, dict) or "channel_values" not in decoded:
-                raise serde.DecodeError("not a checkpoint")
+            problem = checkpoint_shape_error(decoded)
+            if problem:
+                raise serde.DecodeError(problem)
             checkpoint = decoded
         except serde.DecodeError as exc:
             unreadable = str(exc)
@@ -319,6 +324,8 @@ class SqliteStore(Store):
                     )
                 )
         out = []
+        if rows:
+            from lgtt import serde
         for cid, task_id, task_path, idx, channel, type_, value in rows:
             decoded, unreadable = None, None
             if type_ is not None or value is not None:

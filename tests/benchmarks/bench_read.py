@@ -165,9 +165,9 @@ print(n)
 """
 
 
-# Runs `-m module args…` or `-c code args…` and reports its own peak RSS on stderr.
+# Runs `-m module args…` or `-c code args…` and reports its own peak memory on stderr.
 _WRAP = """
-import resource, runpy, sys
+import runpy, sys
 mode, rest = sys.argv[1], sys.argv[2:]
 try:
     if mode == "-m":
@@ -177,7 +177,10 @@ try:
         sys.argv = ["-c", *rest[1:]]
         exec(compile(rest[0], "<bench>", "exec"), {"__name__": "__main__"})
 finally:
-    sys.stderr.write(f"\\nMAXRSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+    # VmHWM belongs to this address space (reset by exec); ru_maxrss is not: Linux
+    # carries it over from the parent through fork and exec.
+    hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:")).split()[1]
+    sys.stderr.write(f"\\nMAXRSS {hwm}\\n")
 """
 
 
