@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import operator
 import shutil
 import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pytest
 from langgraph.graph import END, START, StateGraph
@@ -18,14 +19,6 @@ from lgtt.maintenance.prune import PruneRequest, parse_duration, prune
 from lgtt.store import open_store
 from tests.conftest import RunCli, file_digest
 from tests.scenarios import approval_graph, build_all, cfg, counter_graph, saver_for
-
-try:  # the PostgreSQL server fixtures, once tests/pgserver.py exists
-    from tests.pgserver import pg_db_url, pg_url  # noqa: F401
-except ImportError:  # pragma: no cover - until then
-
-    @pytest.fixture
-    def pg_db_url() -> str:
-        pytest.skip("tests/pgserver.py (the PostgreSQL test server) is not available")
 
 
 @pytest.fixture(scope="module")
@@ -283,6 +276,16 @@ def test_parse_duration() -> None:
 # --- PostgreSQL ----------------------------------------------------------------------------
 
 
+MISSING_BLOBS = """
+SELECT c.thread_id, c.checkpoint_ns, c.checkpoint_id, v.key FROM checkpoints c
+ CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
+ WHERE NOT EXISTS (SELECT 1 FROM checkpoint_blobs b
+        WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
+          AND b.channel = v.key AND b.version = v.value)
+   AND NOT (c.checkpoint -> 'channel_values') ? v.key
+"""
+
+
 @pytest.mark.postgres
 def test_postgres_keep_leaves_referenced_blobs(
     cli: RunCli, db: Path, tmp_path: Path, pg_db_url: str
@@ -299,31 +302,77 @@ def test_postgres_keep_leaves_referenced_blobs(
         before = {t: approval_graph(saver).get_state(cfg(t)).values for t in ("count", "approval")}
     with psycopg.connect(pg_db_url) as conn:
         blobs_before = conn.execute("SELECT COUNT(*) FROM checkpoint_blobs").fetchone()
+        missing_before = set(conn.execute(MISSING_BLOBS).fetchall())
     r = cli("prune", "--keep", "1", "--db", pg_db_url, "--json")
     assert r.exit_code == 0, r.stderr
     plan = json.loads(r.stdout)
     with psycopg.connect(pg_db_url) as conn:
         assert conn.execute("SELECT COUNT(*) FROM checkpoint_blobs").fetchone() == blobs_before
-    r = cli("prune", "--keep", "1", "--yes", "--db", pg_db_url, "--json")
+    r = cli("prune", "--keep", "1", "--yes", "--vacuum", "--db", pg_db_url, "--json")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["totals"] == {**plan["totals"]}
+    done = json.loads(r.stdout)
+    assert done["totals"] == plan["totals"] and done["vacuum"]["backend"] == "postgres"
+    assert plan["totals"]["blobs_deleted"] > 0
     with psycopg.connect(pg_db_url) as conn:
-        # every blob a kept checkpoint refers to is still there
-        missing = conn.execute(
-            """SELECT COUNT(*) FROM checkpoints c
-                CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
-                WHERE NOT EXISTS (SELECT 1 FROM checkpoint_blobs b
-                   WHERE b.thread_id = c.thread_id AND b.checkpoint_ns = c.checkpoint_ns
-                     AND b.channel = v.key AND b.version = v.value)
-                  AND NOT (c.checkpoint -> 'channel_values') ? v.key"""
+        # every blob a kept checkpoint refers to is still there (channels PostgresSaver
+        # never stored a value for are missing before as after)
+        assert set(conn.execute(MISSING_BLOBS).fetchall()) <= missing_before
+        roots = conn.execute(
+            "SELECT thread_id, COUNT(*) FROM checkpoints WHERE checkpoint_ns = ''"
+            " GROUP BY thread_id"
+        ).fetchall()
+        assert sorted(roots) == [("approval", 1), ("count", 1)]
+        # and no blob is left that no checkpoint refers to, of those prune freed
+        (unreferenced,) = conn.execute(
+            """SELECT COUNT(*) FROM checkpoint_blobs b WHERE NOT EXISTS (
+                 SELECT 1 FROM checkpoints c
+                  CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v
+                  WHERE c.thread_id = b.thread_id AND c.checkpoint_ns = b.checkpoint_ns
+                    AND v.key = b.channel AND v.value = b.version)"""
         ).fetchone()
-        (roots,) = conn.execute(
-            "SELECT COUNT(*) FROM checkpoints WHERE checkpoint_ns = '' GROUP BY thread_id"
-        ).fetchall()[0:1]
-    assert missing == (0,)
-    assert roots == (1,)
+        assert unreferenced == 0
     with PostgresSaver.from_conn_string(pg_db_url) as saver:
         for t in ("count", "approval"):
             assert approval_graph(saver).get_state(cfg(t)).values == before[t]
         result = approval_graph(saver).invoke(Command(resume="yes"), cfg("approval"))
         assert result["approved"] is True
+
+
+class Logged(TypedDict):
+    n: int
+    log: Annotated[list[str], operator.add]
+
+
+def persistent_subgraph_graph(saver: Any) -> Any:
+    """A ``checkpointer=True`` subgraph: its state carries over from run to run."""
+    sub = StateGraph(Logged)
+    sub.add_node("inner", lambda s: {"log": [f"inner{s['n']}"]})
+    sub.add_edge(START, "inner")
+    b = StateGraph(Logged)
+    b.add_node("child", sub.compile(checkpointer=True))
+    b.add_edge(START, "child")
+    return b.compile(checkpointer=saver)
+
+
+def test_persistent_subgraph_keeps_its_newest_checkpoint(cli: RunCli, tmp_path: Path) -> None:
+    path = tmp_path / "persist.sqlite"
+    saver = saver_for(path)
+    g = persistent_subgraph_graph(saver)
+    for i in range(3):
+        g.invoke({"n": i, "log": []}, cfg("t"))
+    saver.conn.close()
+    twin = tmp_path / "twin.sqlite"
+    shutil.copy(path, twin)
+    r = cli("prune", "--keep", "1", "--yes", "--db", path)
+    assert r.exit_code == 0, r.stderr
+    child = q(path, "SELECT checkpoint_id FROM checkpoints WHERE checkpoint_ns = 'child'")
+    newest = q(twin, "SELECT MAX(checkpoint_id) FROM checkpoints WHERE checkpoint_ns = 'child'")
+    assert child == newest  # its root checkpoint is gone, but the next run starts there
+    results = []
+    for p in (path, twin):
+        s = saver_for(p)
+        try:
+            results.append(persistent_subgraph_graph(s).invoke({"n": 9, "log": []}, cfg("t")))
+        finally:
+            s.conn.close()
+    assert results[0] == results[1]

@@ -17,15 +17,6 @@ from langgraph.graph.message import add_messages
 from tests.conftest import RunCli, file_digest
 from tests.scenarios import build_all, cfg, saver_for
 
-try:  # the PostgreSQL server fixtures, once tests/pgserver.py exists
-    from tests.pgserver import pg_db_url, pg_url  # noqa: F401
-except ImportError:  # pragma: no cover - until then
-
-    @pytest.fixture
-    def pg_db_url() -> str:
-        pytest.skip("tests/pgserver.py (the PostgreSQL test server) is not available")
-
-
 STEPS = 30
 MESSAGE = "x" * 300
 

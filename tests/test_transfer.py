@@ -26,15 +26,6 @@ from tests.scenarios import (
     shop_graph,
 )
 
-try:  # the PostgreSQL server fixtures, once tests/pgserver.py exists
-    from tests.pgserver import pg_db_url, pg_url  # noqa: F401
-except ImportError:  # pragma: no cover - until then
-
-    @pytest.fixture
-    def pg_db_url() -> str:
-        pytest.skip("tests/pgserver.py (the PostgreSQL test server) is not available")
-
-
 THREADS = ["count", "fanout", "approval", "approved", "shop", "shop-exit", "failing"]
 GRAPHS = {
     "count": counter_graph,
@@ -386,13 +377,20 @@ def test_sqlite_to_postgres_to_sqlite(
         assert json.loads(again.read_text())["source"] == {"backend": "postgres"}
         r = cli("import", again, "--db", back)
         assert r.exit_code == 0, r.stderr
+    # never merged into an existing thread; --dry-run writes nothing
+    r = cli("import", tmp_path / "count.json", "--db", pg_db_url)
+    assert "already exists" in one_error_line(r)
+    r = cli("import", tmp_path / "count.json", "--db", pg_db_url, "--to", "c2", "--dry-run")
+    assert r.exit_code == 0 and "would import" in r.stdout
+    r = cli("threads", "--db", pg_db_url, "--json")
+    assert sorted(t["thread_id"] for t in json.loads(r.stdout)["threads"]) == sorted(THREADS)
     a, c = saver_for(source), saver_for(back)
     try:
         with PostgresSaver.from_conn_string(pg_db_url) as pg:
             for thread in THREADS:
                 want = saver_view(a, thread)
-                assert _comparable(saver_view(pg, thread)) == _comparable(want), thread
-                assert _comparable(saver_view(c, thread)) == _comparable(want), thread
+                assert saver_view(pg, thread) == want, thread
+                assert saver_view(c, thread) == want, thread
             assert history_view(approval_graph(pg), "approval") == history_view(
                 approval_graph(a), "approval"
             )
@@ -403,10 +401,37 @@ def test_sqlite_to_postgres_to_sqlite(
         c.conn.close()
 
 
-def _comparable(view: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """PostgresSaver does not store empty channel values SqliteSaver keeps inline."""
-    return [
-        {**v, "checkpoint": {**v["checkpoint"], "channel_values": {
-            k: x for k, x in v["checkpoint"]["channel_values"].items() if x is not None}}}
-        for v in view
-    ]  # fmt: skip
+def test_corrupt_blob_is_carried_as_stored_but_not_redacted(
+    cli: RunCli, source: Path, tmp_path: Path
+) -> None:
+    damaged = tmp_path / "damaged.sqlite"
+    conn = sqlite3.connect(source)
+    conn.execute(f"VACUUM INTO '{damaged}'")
+    conn.close()
+    conn = sqlite3.connect(damaged)
+    (cid,) = conn.execute(
+        "SELECT checkpoint_id FROM checkpoints WHERE thread_id = 'count' AND checkpoint_ns = ''"
+        " ORDER BY checkpoint_id LIMIT 1 OFFSET 2"
+    ).fetchone()
+    conn.execute(
+        "UPDATE checkpoints SET checkpoint = x'c1c1c1' WHERE thread_id = 'count'"
+        " AND checkpoint_id = ?",
+        (cid,),
+    )
+    conn.commit()
+    conn.close()
+    r = cli("export", "count", "--db", damaged, "--json")  # --json: the document itself
+    assert r.exit_code == 0, r.stderr
+    doc = json.loads(r.stdout)
+    bad = next(c for c in doc["checkpoints"] if c["checkpoint_id"] == cid)
+    assert bad["values"] is None and bad["unreadable"]
+    # import from stdin carries the damaged checkpoint byte for byte
+    r = cli("import", "-", "--db", tmp_path / "copy.sqlite", input=r.stdout)
+    assert r.exit_code == 0, r.stderr
+    assert rows(tmp_path / "copy.sqlite", "count") == rows(damaged, "count")
+    # redaction cannot vouch for what it cannot read
+    before = file_digest(damaged)
+    line = one_error_line(cli("export", "count", "--db", damaged, "--redact", "x", "-o", "r.json"))
+    assert "cannot redact" in line and cid in line
+    assert not (tmp_path / "r.json").exists()
+    assert file_digest(damaged) == before
