@@ -16,7 +16,10 @@ def stats(
     ctx: typer.Context,
     thread: Annotated[
         str | None,
-        typer.Argument(help="Only this thread, with the sizes of its state keys at the head."),
+        typer.Argument(
+            metavar="THREAD",
+            help="Only this thread, with the sizes of its state keys at the head.",
+        ),
     ] = None,
     db: DbOpt = None,
     json_: JsonOpt = False,
@@ -46,22 +49,29 @@ def stats(
 def prune(
     ctx: typer.Context,
     thread: Annotated[
-        str | None, typer.Argument(help="Apply --keep to this thread only (default: every thread).")
+        str | None,
+        typer.Argument(
+            metavar="THREAD", help="Apply --keep to this thread only (default: every thread)."
+        ),
     ] = None,
     keep: Annotated[
         int | None,
         typer.Option(
-            "--keep", min=1, help="Keep the last N checkpoints of each thread (or of THREAD)."
+            "--keep",
+            min=1,
+            metavar="N",
+            help="Keep the last N checkpoints of each thread (or of THREAD).",
         ),
     ] = None,
     threads: Annotated[
         list[str] | None,
-        typer.Option("--thread", help="Delete this whole thread (repeatable)."),
+        typer.Option("--thread", metavar="THREAD", help="Delete this whole thread (repeatable)."),
     ] = None,
     older_than: Annotated[
         str | None,
         typer.Option(
             "--older-than",
+            metavar="DURATION",
             help="Delete whole threads last updated longer ago than this: 30d, 12h, 2w (s/m/h/d/w).",
         ),
     ] = None,
@@ -115,15 +125,18 @@ def prune(
 @app.command()
 def export(
     ctx: typer.Context,
-    thread: Annotated[str, typer.Argument(help="The thread to export.")],
+    thread: Annotated[str, typer.Argument(metavar="THREAD", help="The thread to export.")],
     output: Annotated[
         str | None,
-        typer.Option("--output", "-o", help="Write to this file (default: stdout)."),
+        typer.Option(
+            "--output", "-o", metavar="FILE", help="Write to this file (default: stdout)."
+        ),
     ] = None,
     redact: Annotated[
         list[str] | None,
         typer.Option(
             "--redact",
+            metavar="REGEX",
             help="Blank state values whose path matches this regex, e.g. 'messages\\[\\d+\\]\\.content'"
             " or 'api_key' (repeatable).",
         ),
@@ -157,10 +170,14 @@ def export(
 @app.command("import")
 def import_(
     ctx: typer.Context,
-    file: Annotated[str, typer.Argument(help="A document `lgtt export` wrote (- for stdin).")],
+    file: Annotated[
+        str, typer.Argument(metavar="FILE", help="A document `lgtt export` wrote (- for stdin).")
+    ],
     to: Annotated[
         str | None,
-        typer.Option("--to", help="Import as this thread id (default: the exported one)."),
+        typer.Option(
+            "--to", metavar="THREAD", help="Import as this thread id (default: the exported one)."
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Check the file and the target; write nothing.")
