@@ -8,7 +8,7 @@ checkpointer (see :meth:`Store.saver`).
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -223,3 +223,25 @@ def checkpoint_shape_error(decoded: Any) -> str | None:
     if not isinstance(decoded.get("ts", ""), str):
         return "not a checkpoint (ts is damaged)"
     return None
+
+
+def decode_writes(rows: Iterable[tuple[Any, ...]]) -> list[WriteRow]:
+    """``(checkpoint_id, task_id, task_path, idx, channel, type, value)`` rows, decoded
+    strictly; a value that cannot be decoded is marked, not raised."""
+    from lgtt import serde  # the decoder is imported once writes are read, not before
+
+    out: list[WriteRow] = []
+    for cid, task_id, task_path, idx, channel, type_, value in rows:
+        decoded, unreadable = None, None
+        if type_ is not None or value is not None:
+            try:
+                decoded = serde.loads(type_, value)
+            except serde.DecodeError as exc:
+                unreadable = str(exc)
+        out.append(WriteRow(cid, task_id, task_path or "", idx, channel, decoded, unreadable))
+    return out
+
+
+def order_namespaces(found: Iterable[str]) -> list[str]:
+    """The root namespace first, then subgraph namespaces by name."""
+    return sorted(found, key=lambda ns: (ns != "", ns))

@@ -42,6 +42,8 @@ from lgtt.store.base import (
     ThreadHead,
     WriteRow,
     checkpoint_shape_error,
+    decode_writes,
+    order_namespaces,
     uuid6_time,
 )
 
@@ -368,19 +370,7 @@ class PostgresStore(Store):
             sql += " AND checkpoint_id = ANY(%s)"
             params.append(sorted(set(checkpoint_ids)))
         sql += f" ORDER BY checkpoint_id {_C}, task_id {_C}, idx"
-        out = []
-        rows = self._q(sql, params)
-        if rows:
-            from lgtt import serde
-        for cid, task_id, task_path, idx, channel, type_, value in rows:
-            decoded, unreadable = None, None
-            if type_ is not None or value is not None:
-                try:
-                    decoded = serde.loads(type_, value)
-                except serde.DecodeError as exc:
-                    unreadable = str(exc)
-            out.append(WriteRow(cid, task_id, task_path or "", idx, channel, decoded, unreadable))
-        return out
+        return decode_writes(self._q(sql, params))
 
     def namespaces(self, thread_id: str) -> list[str]:
         found = [
@@ -389,7 +379,7 @@ class PostgresStore(Store):
                 "SELECT DISTINCT checkpoint_ns FROM checkpoints WHERE thread_id = %s", (thread_id,)
             )
         ]
-        return sorted(found, key=lambda ns: (ns != "", ns))
+        return order_namespaces(found)
 
     # -- writing through LangGraph ------------------------------------------------
 

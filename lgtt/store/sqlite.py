@@ -26,6 +26,8 @@ from lgtt.store.base import (
     ThreadHead,
     WriteRow,
     checkpoint_shape_error,
+    decode_writes,
+    order_namespaces,
     ts_from_blob_prefix,
     uuid6_time,
 )
@@ -323,18 +325,7 @@ class SqliteStore(Store):
                         (*vparams, thread_id, ns, *chunk),
                     )
                 )
-        out = []
-        if rows:
-            from lgtt import serde
-        for cid, task_id, task_path, idx, channel, type_, value in rows:
-            decoded, unreadable = None, None
-            if type_ is not None or value is not None:
-                try:
-                    decoded = serde.loads(type_, value)
-                except serde.DecodeError as exc:
-                    unreadable = str(exc)
-            out.append(WriteRow(cid, task_id, task_path or "", idx, channel, decoded, unreadable))
-        return out
+        return decode_writes(rows)
 
     def namespaces(self, thread_id: str) -> list[str]:
         found = [
@@ -343,7 +334,7 @@ class SqliteStore(Store):
                 "SELECT DISTINCT checkpoint_ns FROM checkpoints WHERE thread_id = ?", (thread_id,)
             )
         ]
-        return sorted(found, key=lambda ns: (ns != "", ns))
+        return order_namespaces(found)
 
     # -- writing through LangGraph ------------------------------------------------
 
