@@ -18,6 +18,7 @@ def build_demo_db(path: Path, *, force: bool = False) -> dict[str, str]:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
     from langgraph.checkpoint.sqlite import SqliteSaver
+
     from sample_graphs.scenarios import build_demo
 
     path.parent.mkdir(parents=True, exist_ok=True)
