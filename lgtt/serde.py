@@ -21,7 +21,6 @@ from collections.abc import Callable
 from typing import Any
 
 import ormsgpack
-from langgraph.checkpoint.serde import jsonplus as _jp
 from langgraph.checkpoint.serde._msgpack import SAFE_MSGPACK_METHODS, SAFE_MSGPACK_TYPES
 
 from lgtt.values import UNREADABLE, LazyExt, Opaque, Record, materialize
@@ -48,7 +47,28 @@ class DecodeError(Exception):
     """A blob that cannot be decoded (corrupt, truncated, unknown format)."""
 
 
-_lg_safe_hook = _jp._create_msgpack_ext_hook(None)  # rebuilds SAFE types only
+# LangGraph's msgpack extension codes (langgraph.checkpoint.serde.jsonplus.EXT_*).
+EXT_CONSTRUCTOR_SINGLE_ARG = 0
+EXT_CONSTRUCTOR_POS_ARGS = 1
+EXT_CONSTRUCTOR_KW_ARGS = 2
+EXT_METHOD_SINGLE_ARG = 3
+EXT_PYDANTIC_V1 = 4
+EXT_PYDANTIC_V2 = 5
+EXT_NUMPY_ARRAY = 6
+EXT_DELTA_SNAPSHOT = 7
+
+_safe_hook: Callable[[int, bytes], Any] | None = None
+
+
+def _lg_safe_hook(code: int, data: bytes) -> Any:
+    """LangGraph's own decoder restricted to its allowlist (imported on first use: it
+    brings in LangChain, which states without messages never need)."""
+    global _safe_hook
+    if _safe_hook is None:
+        from langgraph.checkpoint.serde import jsonplus
+
+        _safe_hook = jsonplus._create_msgpack_ext_hook(None)
+    return _safe_hook(code, data)
 
 
 def _unpack(data: bytes, hook: Callable[[int, bytes], Any]) -> Any:
@@ -60,18 +80,18 @@ def _type_name(tup: Any) -> str:
 
 
 def strict_hook(code: int, data: bytes) -> Any:
-    if code == _jp.EXT_DELTA_SNAPSHOT:
+    if code == EXT_DELTA_SNAPSHOT:
         return _unpack(data, strict_hook)
-    if code == _jp.EXT_NUMPY_ARRAY:
+    if code == EXT_NUMPY_ARRAY:
         dtype, shape, order, _buf = _unpack(data, strict_hook)
         return Opaque("numpy.ndarray", {"dtype": dtype, "shape": list(shape), "order": order})
     if code in (
-        _jp.EXT_CONSTRUCTOR_SINGLE_ARG,
-        _jp.EXT_CONSTRUCTOR_POS_ARGS,
-        _jp.EXT_CONSTRUCTOR_KW_ARGS,
-        _jp.EXT_METHOD_SINGLE_ARG,
-        _jp.EXT_PYDANTIC_V1,
-        _jp.EXT_PYDANTIC_V2,
+        EXT_CONSTRUCTOR_SINGLE_ARG,
+        EXT_CONSTRUCTOR_POS_ARGS,
+        EXT_CONSTRUCTOR_KW_ARGS,
+        EXT_METHOD_SINGLE_ARG,
+        EXT_PYDANTIC_V1,
+        EXT_PYDANTIC_V2,
     ):
         tup = _unpack(data, strict_hook)
         if not isinstance(tup, (list, tuple)) or len(tup) < 3:
@@ -79,18 +99,18 @@ def strict_hook(code: int, data: bytes) -> Any:
         key = (tup[0], tup[1])
         safe = (
             (key[0], key[1], tup[3]) in SAFE_MSGPACK_METHODS
-            if code == _jp.EXT_METHOD_SINGLE_ARG and len(tup) > 3
+            if code == EXT_METHOD_SINGLE_ARG and len(tup) > 3
             else key in SAFE_MSGPACK_TYPES
         )
         if safe:
             # A type on LangGraph's own allowlist: let LangGraph rebuild it, so values
             # look exactly as the graph saw them (messages, Send, Interrupt…).
             return _lg_safe_hook(code, data)
-        if code in (_jp.EXT_PYDANTIC_V1, _jp.EXT_PYDANTIC_V2) or (
-            code == _jp.EXT_CONSTRUCTOR_KW_ARGS and isinstance(tup[2], dict)
+        if code in (EXT_PYDANTIC_V1, EXT_PYDANTIC_V2) or (
+            code == EXT_CONSTRUCTOR_KW_ARGS and isinstance(tup[2], dict)
         ):
             return Record(_type_name(tup), dict(tup[2]))
-        if code == _jp.EXT_CONSTRUCTOR_POS_ARGS:
+        if code == EXT_CONSTRUCTOR_POS_ARGS:
             return Opaque(_type_name(tup), list(tup[2]))
         return Opaque(_type_name(tup), tup[2])
     return Opaque("msgpack.ext", {"code": code, "$base64": base64.b64encode(data).decode()})

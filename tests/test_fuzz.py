@@ -250,3 +250,11 @@ def test_commands_survive_random_corruption(
         assert "Traceback" not in r.stderr and "internal error" not in r.stderr, r.stderr
         if r.exit_code == 2:
             assert r.stderr.count("\n") == 1
+
+
+def test_extension_codes_match_langgraph() -> None:
+    """lgtt copies LangGraph's msgpack extension codes (to start without LangChain)."""
+    from langgraph.checkpoint.serde import jsonplus
+
+    codes = {n: getattr(jsonplus, n) for n in dir(jsonplus) if n.startswith("EXT_")}
+    assert codes and all(getattr(serde, n) == v for n, v in codes.items())
