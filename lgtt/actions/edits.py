@@ -47,6 +47,42 @@ class Edit:
         return f"{keys} as node {self.as_node}" if self.as_node else keys
 
 
+def parse_json(text: str) -> Any:
+    """JSON text given by the user → a value; :class:`ValueError` saying why not.
+
+    Beyond malformed JSON, refuses what ``json.loads`` accepts but a checkpoint cannot
+    hold: nesting too deep to read (``json.loads`` raises RecursionError) and text that
+    is not valid Unicode (a lone surrogate, from a ``\\ud800`` escape or from command-line
+    bytes that are not UTF-8), which LangGraph's serializer would silently mangle.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise ValueError("it is nested too deeply") from None
+    bad = _invalid_text(value)
+    if bad is not None:
+        raise ValueError(f"{bad!r} is not valid Unicode text (not UTF-8 on the command line?)")
+    return value
+
+
+def _invalid_text(value: Any) -> str | None:
+    """The first string in a JSON value that cannot be encoded as UTF-8, if any."""
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return v
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return None
+
+
 def parse_set(item: str) -> tuple[str, Any]:
     """``key=JSON`` → ``(key, value)``."""
     key, sep, raw = item.partition("=")
@@ -56,14 +92,15 @@ def parse_set(item: str) -> tuple[str, Any]:
             f"--set {item!r} is not KEY=JSON", "write --set count=3 or --set plan='\"retry\"'"
         )
     try:
-        return key, json.loads(raw)
+        return key, parse_json(raw)
     except ValueError as exc:
+        shown = raw if len(raw) <= 60 else f"{raw[:57]}…"
         hint = (
-            f"a string needs JSON quotes: --set {key}='\"{raw}\"'"
+            f"a string needs JSON quotes: --set {key}='\"{shown}\"'"
             if raw and not raw.lstrip().startswith(("{", "[", '"'))
             else "the value must be JSON"
         )
-        raise UsageError(f"--set {key}: {raw!r} is not JSON ({exc})", hint) from None
+        raise UsageError(f"--set {key}: {shown!r} is not JSON ({exc})", hint) from None
 
 
 def load_patch(path: str | Path) -> dict[str, Any]:
@@ -75,8 +112,13 @@ def load_patch(path: str | Path) -> dict[str, Any]:
         raise UsageError(f"--patch: no file {p}", 'pass a JSON file of {"key": value}') from None
     except OSError as exc:
         raise UsageError(f"--patch: cannot read {p}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"--patch {p} is not UTF-8 text ({exc.reason} at byte {exc.start})",
+            "save it as UTF-8 JSON",
+        ) from None
     try:
-        data = json.loads(text)
+        data = parse_json(text)
     except ValueError as exc:
         raise UsageError(f"--patch {p} is not JSON ({exc})", "fix the file") from None
     if not isinstance(data, dict):

@@ -32,19 +32,21 @@ if TYPE_CHECKING:
 
 
 def _parse_resume(raw: str | None) -> Resume | None:
+    from lgtt.actions.edits import parse_json
     from lgtt.actions.recover import Resume
 
     if raw is None:
         return None
     try:
-        return Resume(json.loads(raw))
+        return Resume(parse_json(raw))
     except ValueError as exc:
+        shown = raw if len(raw) <= 60 else f"{raw[:57]}…"
         hint = (
-            f"a string needs JSON quotes: --resume '\"{raw}\"'"
+            f"a string needs JSON quotes: --resume '\"{shown}\"'"
             if raw and not raw.lstrip().startswith(("{", "[", '"'))
             else "the value must be JSON"
         )
-        raise UsageError(f"--resume: {raw!r} is not JSON ({exc})", hint) from None
+        raise UsageError(f"--resume: {shown!r} is not JSON ({exc})", hint) from None
 
 
 def _load(s: Settings) -> LoadedGraph:
