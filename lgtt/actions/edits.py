@@ -59,13 +59,13 @@ def parse_json(text: str) -> Any:
         value = json.loads(text)
     except RecursionError:
         raise ValueError("it is nested too deeply") from None
-    bad = _invalid_text(value)
+    bad = invalid_text(value)
     if bad is not None:
         raise ValueError(f"{bad!r} is not valid Unicode text (not UTF-8 on the command line?)")
     return value
 
 
-def _invalid_text(value: Any) -> str | None:
+def invalid_text(value: Any) -> str | None:
     """The first string in a JSON value that cannot be encoded as UTF-8, if any."""
     stack = [value]
     while stack:

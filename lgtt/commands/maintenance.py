@@ -149,10 +149,11 @@ def export(
     """Write a thread (every checkpoint of every namespace, metadata, writes) as one JSON
     document that `lgtt import` loads into any database. With -o FILE and --json, a
     summary goes to stdout."""
-    from lgtt.maintenance.transfer import export_thread, output_file
+    from lgtt.maintenance.transfer import export_thread, output_file, refuse_overwriting
 
     s = settings_for(ctx, db=db, json=json_, no_color=no_color, debug=debug)
     out = Out(s)
+    refuse_overwriting(output, s.db)
     to_stdout = output is None or output == "-"
     with opened(s) as store, output_file(output) as fh:
         summary = export_thread(store, thread, fh, redact=redact or ())

@@ -123,7 +123,7 @@ def export_thread(
     """Write the thread's document to ``out`` (streamed: one checkpoint at a time)."""
     redactor = Redactor(redact) if redact else None
     with reading(store) as db:
-        if not db.thread_exists(thread_id):
+        if not is_text(thread_id) or not db.thread_exists(thread_id):
             raise RefError(f"no thread {thread_id!r} in {db.url}", "run `lgtt threads`")
         namespaces = sorted({e.checkpoint_ns for e in db.checkpoint_index([thread_id])})
         if redactor is not None:
@@ -254,6 +254,32 @@ def _write_entry(w: RawWrite, redactor: Redactor | None) -> dict[str, Any]:
     }
 
 
+def refuse_overwriting(output: str | None, db: str | None) -> None:
+    """``-o`` must not name the SQLite database being exported (or its -wal/-shm/-journal):
+    the export would replace it."""
+    if output is None or output == "-" or not db:
+        return
+    from lgtt.store import is_postgres_url
+
+    if is_postgres_url(db) or ("://" in db and not db.startswith("sqlite:")):
+        return
+    from lgtt.store.sqlite import sqlite_path
+
+    target = Path(output)
+    base = sqlite_path(db)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        part = Path(f"{base}{suffix}")
+        same = target.resolve() == part.resolve()
+        if not same and target.exists() and part.exists():
+            with suppress(OSError):
+                same = os.path.samefile(target, part)
+        if same:
+            raise UsageError(
+                f"-o {output} is the database being exported ({base}{suffix})",
+                "write the export to another file",
+            )
+
+
 @contextmanager
 def output_file(path: str | None) -> Iterator[IO[str]]:
     """stdout, or a file written whole or not at all (a temp file renamed into place)."""
@@ -311,6 +337,11 @@ def read_export(path: str) -> ExportDoc:
         doc = json.loads(text)
     except ValueError as exc:
         raise BadExport(f"{name} is not JSON ({exc})", "pass a file `lgtt export` wrote") from None
+    except RecursionError:
+        raise BadExport(
+            f"{name} is not a usable lgtt export: it is nested too deeply to read",
+            "pass a file `lgtt export` wrote",
+        ) from None
     return parse_export(doc, name)
 
 
@@ -330,6 +361,8 @@ def parse_export(doc: Any, name: str = "document") -> ExportDoc:
     thread_id = doc.get("thread_id")
     if not isinstance(thread_id, str) or not thread_id:
         raise bad('"thread_id" must be a non-empty string')
+    if not is_text(thread_id):
+        raise bad('"thread_id" is not valid Unicode text')
     cps, ws = doc.get("checkpoints"), doc.get("writes")
     if not isinstance(cps, list):
         raise bad('"checkpoints" must be a list')
@@ -372,6 +405,8 @@ def parse_export(doc: Any, name: str = "document") -> ExportDoc:
         type_, blob = _blob(w.get("value"), f"{where}.value", bad)
         if isinstance(idx, bool):
             raise bad(f"{where}.idx must be an integer")
+        if not -(2**63) <= idx < 2**63:
+            raise bad(f"{where}.idx is out of range (a 64-bit integer)")
         if (ns, cid, task_id, idx) in seen_w:
             raise bad(f"{where} repeats a write (task {task_id}, idx {idx})")
         seen_w.add((ns, cid, task_id, idx))
@@ -386,7 +421,17 @@ def _field(obj: dict[str, Any], key: str, types: Any, where: str, bad: Any) -> A
     value = obj[key]
     if not isinstance(value, types):
         raise bad(f"{where}.{key} has the wrong type ({type(value).__name__})")
+    if isinstance(value, (str, dict)) and not is_text(value):
+        raise bad(f"{where}.{key} holds text that is not valid Unicode")
     return value
+
+
+def is_text(value: Any) -> bool:
+    """Whether every string in a JSON value (or the string itself) can be stored: a lone
+    surrogate (a ``\\ud800`` escape, or command-line bytes that are not UTF-8) cannot."""
+    from lgtt.actions.edits import invalid_text  # the check --set and --patch make
+
+    return invalid_text(value) is None
 
 
 def _b64(obj: Any, where: str, bad: Any) -> bytes | None:
@@ -406,7 +451,7 @@ def _b64(obj: Any, where: str, bad: Any) -> bytes | None:
 def _blob(obj: Any, where: str, bad: Any) -> tuple[str | None, bytes | None]:
     data = _b64(obj, where, bad)
     type_ = obj.get("type")
-    if type_ is not None and not isinstance(type_, str):
+    if type_ is not None and (not isinstance(type_, str) or not is_text(type_)):
         raise bad(f"{where}.type must be a string or null")
     return type_, data
 
@@ -455,6 +500,8 @@ def import_thread(
     target = to or doc.thread_id
     if to is not None and not to:
         raise UsageError("--to needs a thread id")
+    if to is not None and not is_text(to):
+        raise UsageError(f"--to {to!r} is not valid Unicode text", "give a UTF-8 thread id")
     shown = url
     if is_postgres_url(url):
         from lgtt.store.postgres import display_url
@@ -523,4 +570,5 @@ __all__ = [
     "output_file",
     "parse_export",
     "read_export",
+    "refuse_overwriting",
 ]
