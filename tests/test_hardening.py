@@ -245,6 +245,10 @@ CATALOGUE: list[tuple[str, list[str], list[str]]] = [
     ("export-output-is-its-wal", ["export", "t", "-o", "{db}-wal"],
      ["is the database being exported"]),
     ("export-redact-invalid", ["export", "t", "--redact", "("], ["--redact '('"]),
+    ("export-redact-too-big", ["export", "t", "--redact", "a{99999999999}"],
+     ["--redact", "not a usable regular expression"]),
+    ("export-redact-too-deep", ["export", "t", "--redact", "(" * 5000 + ")" * 5000],
+     ["--redact", "not a usable regular expression"]),
     # import
     ("import-missing-file", ["import", "missing.json"], ["no file missing.json"]),
     ("import-directory", ["import", "a-directory"], ["cannot read a-directory"]),

@@ -54,8 +54,13 @@ class Redactor:
         for p in patterns:
             try:
                 compiled.append(re.compile(p))
-            except re.error as exc:
-                raise UsageError(f"--redact {p!r} is not a regular expression: {exc}") from None
+            except (re.error, OverflowError, RecursionError) as exc:
+                # re.compile raises OverflowError for a{99999999999}, RecursionError
+                # for thousands of nested groups
+                shown = p if len(p) <= 60 else f"{p[:57]}…"
+                raise UsageError(
+                    f"--redact {shown!r} is not a usable regular expression: {exc}"
+                ) from None
         self._res = compiled
         self.secrets: set[str] = set()
         self.count = 0
