@@ -11,14 +11,15 @@ is an ``update_state`` on REF (a new child of REF), and a run from REF without a
 ``invoke(None, config_at_REF)`` (LangGraph writes a ``fork`` checkpoint first). Either
 way the source only gains checkpoints.
 
-``--dry-run`` does all of it but the run on a scratch copy and reports what would be
-written and which nodes would run next; the database is not opened for writing.
+``--dry-run`` does all of it but the run where nothing reaches the database (a scratch
+SQLite copy; on PostgreSQL a transaction rolled back at the end, see
+:mod:`lgtt.actions.history`) and reports what would be written and which nodes would
+run next.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -31,7 +32,7 @@ from lgtt.actions.history import (
     plan_copy,
     read_outcome,
     run_config,
-    sqlite_file,
+    writable,
 )
 from lgtt.errors import UsageError
 from lgtt.graphs import LoadedGraph, user_code
@@ -48,7 +49,8 @@ def default_name(thread: str, index: int) -> str:
 class BranchPlan:
     """Everything ``branch`` will do, decided before the database is opened for writing."""
 
-    db: Path
+    #: the database written (a SQLite path or a PostgreSQL URL)
+    db: str
     ref: Resolved
     #: the thread written: the new one, or the source for --in-place
     thread: str
@@ -153,7 +155,7 @@ def plan_branch(
         check_edit(edit, graph)
     if to is not None and not to.strip():
         raise UsageError("--to is empty", "give the new thread a name")
-    db = sqlite_file(store)
+    db = writable(store)
     thread = ref.thread_id if in_place else (to or default_name(ref.thread_id, ref.index))
     if not in_place and thread in set(store.thread_ids()):
         raise UsageError(
@@ -178,9 +180,12 @@ def execute_branch(plan: BranchPlan, graph: LoadedGraph | None = None) -> Branch
     ran, error = False, None
     with open_target(plan.db, scratch=plan.dry_run) as target:
         edited: RunnableConfig | None = None
+        # In place, the source's rows are the ones to fork; a scratch file has them
+        # copied in first (a dry run on PostgreSQL works on the database itself).
+        copy = plan.copy if not (plan.in_place and target.holds_source) else None
         with target.transaction(serde) as saver:
-            if plan.copy is not None:
-                target.copy(plan.copy)
+            if copy is not None:
+                target.copy(copy)
             if plan.edit:
                 assert graph is not None
                 with user_code():
@@ -197,16 +202,23 @@ def execute_branch(plan: BranchPlan, graph: LoadedGraph | None = None) -> Branch
                     bound.invoke(None, config)
             except Exception as exc:  # the graph failed: that is the outcome
                 error = f"{type(exc).__name__}: {exc}"
-        out = read_outcome(target.path, plan.thread)
+        at = None  # the thread's head
+        if plan.dry_run and plan.in_place and target.holds_source:
+            # the source's head is not what the fork made: what it made is the edit (or REF)
+            at = edited["configurable"]["checkpoint_id"] if edited else plan.ref.checkpoint_id
+        out = read_outcome(target, plan.thread, at)
         edit_id = edit_index = None
         if edited is not None and not plan.dry_run:
             edit_id = edited["configurable"]["checkpoint_id"]
             edit_index = [c for c, _ in target.ids(plan.thread)].index(edit_id)
     unknown = plan.dry_run and bool(plan.edit)  # the edit's checkpoint is not written
+    index = out.index
+    if plan.dry_run and plan.in_place and not plan.edit:
+        index = plan.ref.index  # REF, numbered in the source (not in a scratch copy of it)
     return BranchResult(
         plan=plan,
         checkpoint_id=None if unknown else out.checkpoint_id,
-        index=None if unknown else out.index,
+        index=None if unknown else index,
         ran=ran,
         status=out.status,
         next=out.next,

@@ -3,20 +3,35 @@
 A copy keeps checkpoint ids (ids are unique per thread, so the copy can keep them and
 ``lgtt diff`` aligns the two threads trivially) and copies rows byte for byte: nothing
 is decoded, so no module named in a blob is ever imported, and the copy is exactly the
-history LangGraph wrote. It is one SQLite transaction (``BEGIN IMMEDIATE`` … ``COMMIT``)
-of plain ``INSERT`` statements — never ``INSERT OR REPLACE``: an existing row makes the
-copy fail and roll back, so a copy cannot rewrite a checkpoint, and an interrupted copy
-leaves the database as it was.
+history LangGraph wrote. It is one transaction of plain ``INSERT … SELECT`` statements —
+never ``INSERT OR REPLACE`` or ``ON CONFLICT``: an existing row makes the copy fail and
+roll back, so a copy cannot rewrite a checkpoint, and an interrupted copy leaves the
+database as it was.
 
 The edit that follows a copy (LangGraph's ``update_state``) joins the same transaction:
-:meth:`Target.transaction` yields LangGraph's own ``SqliteSaver`` whose per-call commit
-is turned off, so copy + edit commit together or not at all. Running the graph
-afterwards (``--run``, replay) uses an ordinary ``SqliteSaver``: LangGraph writes each
-step as it always does, and a run that dies leaves a thread LangGraph can resume.
+:meth:`Target.transaction` yields LangGraph's own saver writing inside it, so copy +
+edit commit together or not at all. Running the graph afterwards (``--run``, replay)
+uses LangGraph's saver as any application does: LangGraph writes each step as it
+always does, and a run that dies leaves a thread LangGraph can resume.
 
-A :class:`Target` is the database itself, or — for ``--dry-run`` and
-``replay --no-keep`` — a scratch SQLite file in a temporary directory with the real
-database attached read-only: the real file is never opened for writing.
+Per backend:
+
+- SQLite (:class:`SqliteTarget`): ``BEGIN IMMEDIATE`` … ``COMMIT`` on one connection;
+  the edit goes through ``SqliteSaver`` with its per-call commit turned off. For
+  ``--dry-run`` and ``replay --no-keep`` the target is a scratch SQLite file in a
+  temporary directory with the real database attached read-only: the real file is never
+  opened for writing.
+- PostgreSQL (:class:`PostgresTarget`): one autocommit connection; the copy and the edit
+  run in one ``with conn.transaction()`` block, the edit through ``PostgresSaver`` on
+  that same connection (its own ``transaction()``/``pipeline()`` blocks nest inside
+  ours: savepoints and pipeline syncs, never a commit). The three tables are copied
+  with ``INSERT … SELECT``: the checkpoints, the ``checkpoint_blobs`` rows their
+  ``channel_versions`` name, and the writes. For ``--dry-run`` and ``replay --no-keep``
+  everything — copy, edit, the replay's whole run — happens inside one outer
+  transaction opened with ``force_rollback=True``: other sessions never see a row of
+  it, and it is rolled back when the command ends, whatever happens. (So a dry run needs
+  a role allowed to INSERT, as the real run does.) Outside a dry run, the graph runs on
+  the same autocommit connection, as ``PostgresSaver.from_conn_string`` opens one.
 """
 
 from __future__ import annotations
@@ -26,17 +41,22 @@ import shutil
 import sqlite3
 import tempfile
 import urllib.parse
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from lgtt.errors import DatabaseError, UsageError
 from lgtt.store.base import Store
+
+if TYPE_CHECKING:
+    import psycopg
+    from langgraph.checkpoint.base import BaseCheckpointSaver
 
 _CHUNK = 400
 #: metadata keys LangGraph (or lgtt) writes itself; the others came from the run's config
@@ -115,16 +135,26 @@ def plan_copy(
     return CopyPlan(thread, target, tuple(ids), wanted, spaces, len(rows))
 
 
-def sqlite_file(store: Store) -> Path:
-    """The file of a SQLite store; other backends cannot be written by lgtt yet."""
+def writable(store: Store) -> str:
+    """The database a write command opens: a SQLite file's path or a PostgreSQL URL."""
     from lgtt.store.sqlite import SqliteStore
 
-    if not isinstance(store, SqliteStore):
-        raise UsageError(
-            f"{store.display}: lgtt writes (branch, replay) to SQLite databases only, for now",
-            "export the thread to SQLite, or use LangGraph's update_state directly",
-        )
-    return store.path
+    if isinstance(store, SqliteStore):
+        return str(store.path)
+    if _is_postgres_store(store):
+        return store.url
+    raise UsageError(
+        f"{store.display}: lgtt writes (branch, replay) to SQLite and PostgreSQL databases only",
+        "export the thread (`lgtt export`) and import it into one of those",
+    )
+
+
+def _is_postgres_store(store: Store) -> bool:
+    try:
+        from lgtt.store.postgres import PostgresStore
+    except ImportError:  # the postgres extra is not installed: it cannot be one
+        return False
+    return isinstance(store, PostgresStore)
 
 
 def run_config(
@@ -148,9 +178,55 @@ def run_config(
 # --- where writes go ---------------------------------------------------------------------
 
 
+class Target(ABC):
+    """A database lgtt writes to: the real one, or a scratch (``scratch=True``) whose
+    writes never reach it."""
+
+    #: the database as messages name it (no password)
+    display: str
+    scratch: bool
+    #: the source thread's rows are there already (the database itself, or a transaction
+    #: on it); False for a scratch file, where they have to be copied in to be read
+    holds_source: bool
+
+    @abstractmethod
+    def transaction(self, serde: Any = None) -> AbstractContextManager[BaseCheckpointSaver[Any]]:
+        """One transaction; yields LangGraph's saver writing inside it."""
+
+    @abstractmethod
+    def saver(self, serde: Any = None) -> BaseCheckpointSaver[Any]:
+        """LangGraph's saver for runs: each step stored as LangGraph stores it."""
+
+    @abstractmethod
+    def thread_exists(self, thread: str) -> bool:
+        """Whether any row (a checkpoint, a stray write, a blob) has this thread id."""
+
+    @abstractmethod
+    def copy(self, plan: CopyPlan) -> None:
+        """Insert the planned rows under ``plan.target_thread`` (inside a transaction)."""
+
+    @abstractmethod
+    def ids(self, thread: str) -> list[tuple[str, str | None]]:
+        """``(checkpoint_id, parent_id)`` of a root namespace in the target, oldest first."""
+
+    @abstractmethod
+    def reader(self) -> AbstractContextManager[Store]:
+        """lgtt's own (strict) reader on the target, seeing what was written so far."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""
+
+    def _refuse_existing(self, plan: CopyPlan) -> None:
+        if self.thread_exists(plan.target_thread):
+            raise UsageError(f"thread {plan.target_thread!r} already exists", "pass --to NEW_NAME")
+
+
+# -- SQLite ------------------------------------------------------------------------------
+
+
 class _TxSaver(SqliteSaver):
     """LangGraph's SqliteSaver with its per-call commit turned off: every put joins the
-    transaction :meth:`Target.transaction` opened."""
+    transaction :meth:`SqliteTarget.transaction` opened."""
 
     @contextmanager
     def cursor(self, transaction: bool = True) -> Iterator[sqlite3.Cursor]:
@@ -158,15 +234,17 @@ class _TxSaver(SqliteSaver):
             yield cur
 
 
-class Target:
-    """A database lgtt writes to: the real file, or a scratch copy (``scratch=True``)."""
+class SqliteTarget(Target):
+    """A SQLite file, or a scratch file with the real one attached read-only."""
 
     def __init__(self, path: Path, conn: sqlite3.Connection, src: str, scratch: bool) -> None:
         self.path = path
+        self.display = str(path)
         self.conn = conn
         #: schema holding the source rows: ``main`` (same file) or ``src`` (attached)
         self.src = src
         self.scratch = scratch
+        self.holds_source = not scratch
         self._others: list[sqlite3.Connection] = []
         self._src_task_path = "task_path" in {
             r[1] for r in conn.execute(f"PRAGMA {src}.table_info(writes)")
@@ -174,7 +252,6 @@ class Target:
 
     @contextmanager
     def transaction(self, serde: Any = None) -> Iterator[SqliteSaver]:
-        """One transaction; yields LangGraph's saver writing inside it."""
         saver = _TxSaver(self.conn, serde=serde)
         saver.setup()  # before BEGIN: its executescript would commit
         try:
@@ -192,13 +269,12 @@ class Target:
         self.conn.execute("COMMIT")
 
     def saver(self, serde: Any = None) -> SqliteSaver:
-        """LangGraph's ordinary SqliteSaver on the target (commits each step), for runs."""
+        """LangGraph's ordinary SqliteSaver on the target (commits each step)."""
         conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
         self._others.append(conn)
         return SqliteSaver(conn, serde=serde)
 
     def thread_exists(self, thread: str) -> bool:
-        """Whether any row (a checkpoint, or a stray write) already has this thread id."""
         return any(
             self.conn.execute(
                 f"SELECT 1 FROM main.{table} WHERE thread_id = ? LIMIT 1", (thread,)
@@ -207,8 +283,8 @@ class Target:
         )
 
     def copy(self, plan: CopyPlan) -> None:
-        """Insert the planned rows under ``plan.target_thread`` (inside a transaction)."""
         try:
+            self._refuse_existing(plan)
             self._copy(plan)
         except sqlite3.Error as exc:
             raise DatabaseError(
@@ -217,8 +293,6 @@ class Target:
             ) from None
 
     def _copy(self, plan: CopyPlan) -> None:
-        if self.thread_exists(plan.target_thread):
-            raise UsageError(f"thread {plan.target_thread!r} already exists", "pass --to NEW_NAME")
         src, tgt, origin = self.src, plan.target_thread, plan.source_thread
         tp = "task_path" if self._src_task_path else "''"
         cp_cols = "checkpoint_ns, checkpoint_id, parent_checkpoint_id, type, checkpoint, metadata"
@@ -234,11 +308,7 @@ class Target:
                 (tgt, origin, *chunk),
             )
             copied += cur.rowcount
-        if copied != len(plan.ids):
-            raise DatabaseError(
-                f"{len(plan.ids) - copied} checkpoint(s) of {origin!r} vanished while copying",
-                "another process is pruning this thread: retry",
-            )
+        _check_copied(plan, copied)
         for chunk in _chunks(sorted(plan.with_writes)):
             marks = ",".join("?" * len(chunk))
             self.conn.execute(
@@ -261,7 +331,6 @@ class Target:
             )
 
     def ids(self, thread: str) -> list[tuple[str, str | None]]:
-        """``(checkpoint_id, parent_id)`` of a root namespace in the target, oldest first."""
         return list(
             self.conn.execute(
                 "SELECT checkpoint_id, parent_checkpoint_id FROM main.checkpoints"
@@ -270,10 +339,26 @@ class Target:
             )
         )
 
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        from lgtt.store.sqlite import SqliteStore
+
+        with SqliteStore(str(self.path)) as store:
+            yield store
+
     def close(self) -> None:
         for conn in [*self._others, self.conn]:
             with suppress(sqlite3.Error):
                 conn.close()
+
+
+def _check_copied(plan: CopyPlan, copied: int) -> None:
+    if copied != len(plan.ids):
+        raise DatabaseError(
+            f"{len(plan.ids) - copied} checkpoint(s) of {plan.source_thread!r} vanished"
+            " while copying",
+            "another process is pruning this thread: retry",
+        )
 
 
 def _chunks(items: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -291,9 +376,7 @@ def _readonly_uri(path: Path) -> str:
 
 
 @contextmanager
-def open_target(db: Path, *, scratch: bool) -> Iterator[Target]:
-    """The database to write: ``db`` itself, or a scratch file with ``db`` attached
-    read-only (``db`` is then never opened for writing)."""
+def _open_sqlite(db: Path, *, scratch: bool) -> Iterator[SqliteTarget]:
     tmpdir: str | None = None
     if scratch:
         tmpdir = tempfile.mkdtemp(prefix="lgtt-scratch-")
@@ -320,7 +403,7 @@ def open_target(db: Path, *, scratch: bool) -> Iterator[Target]:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30)
         SqliteSaver(conn).setup()
         src = "main"
-    target = Target(path, conn, src, scratch)
+    target = SqliteTarget(path, conn, src, scratch)
     try:
         yield target
     finally:
@@ -329,12 +412,234 @@ def open_target(db: Path, *, scratch: bool) -> Iterator[Target]:
             shutil.rmtree(tmpdir, ignore_errors=True)
 
 
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+#: LangGraph's PostgresSaver tables a copy writes to
+_PG_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+
+
+class PostgresTarget(Target):
+    """A PostgreSQL database on one autocommit connection; ``scratch``: everything runs
+    inside an outer transaction :func:`open_target` rolls back."""
+
+    holds_source = True
+
+    def __init__(self, url: str, conn: psycopg.Connection[Any], scratch: bool) -> None:
+        from lgtt.store.postgres import display_url
+
+        self.url = url
+        self.display = display_url(url)
+        self.conn = conn
+        self.scratch = scratch
+        self._columns = {t: self._table_columns(t) for t in _PG_TABLES}
+
+    def _table_columns(self, table: str) -> list[str]:
+        """Every column but ``thread_id``: a copy takes each one as stored (LangGraph may
+        add columns; a copy that named them would silently drop the new ones)."""
+        rows = self._q(
+            "SELECT attname::text FROM pg_attribute WHERE attrelid = to_regclass(%s)"
+            " AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+            (table,),
+        )
+        if not rows:
+            raise DatabaseError(f"{self.display} has no `{table}` table")
+        return [name for (name,) in rows if name != "thread_id"]
+
+    def _q(self, query: Any, params: Sequence[Any] | dict[str, Any] = ()) -> list[tuple[Any, ...]]:
+        from psycopg.rows import tuple_row
+
+        with self.conn.cursor(row_factory=tuple_row) as cur:
+            cur.execute(query, params or None)
+            return cur.fetchall() if cur.description else []
+
+    def _exec(self, query: Any, params: dict[str, Any]) -> int:
+        with self.conn.cursor() as cur:
+            cur.execute(query, params)
+            return cur.rowcount
+
+    @contextmanager
+    def transaction(self, serde: Any = None) -> Iterator[BaseCheckpointSaver[Any]]:
+        import psycopg
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        try:
+            with self.conn.transaction():  # a savepoint inside a dry run's outer one
+                yield PostgresSaver(self.conn, serde=serde)
+        except psycopg.Error as exc:
+            raise self._error("writing", exc) from None
+
+    def saver(self, serde: Any = None) -> BaseCheckpointSaver[Any]:
+        """``PostgresSaver`` on the target's connection: autocommit (each step stored as
+        LangGraph stores it), or, in a dry run, inside the transaction rolled back."""
+        from langgraph.checkpoint.postgres import PostgresSaver
+
+        return PostgresSaver(self.conn, serde=serde)
+
+    def _error(self, doing: str, exc: BaseException) -> DatabaseError:
+        import psycopg
+
+        from lgtt.store.postgres import _first_line
+
+        reason = _first_line(exc, self.url)
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            hint = "connect as a role that may INSERT into LangGraph's tables"
+            if self.scratch:
+                hint += " (a dry run writes in a transaction it rolls back)"
+            return DatabaseError(f"{doing} {self.display} failed: {reason}", hint)
+        return DatabaseError(f"{doing} {self.display} failed: {reason}", "nothing was written")
+
+    def thread_exists(self, thread: str) -> bool:
+        return any(
+            self._q(f"SELECT 1 FROM {table} WHERE thread_id = %s LIMIT 1", (thread,))
+            for table in _PG_TABLES
+        )
+
+    def copy(self, plan: CopyPlan) -> None:
+        import psycopg
+
+        try:
+            self._refuse_existing(plan)
+            self._copy(plan)
+        except psycopg.Error as exc:
+            raise self._error(
+                f"copying {plan.source_thread!r} into {plan.target_thread!r} in", exc
+            ) from None
+
+    def _copy(self, plan: CopyPlan) -> None:
+        from psycopg import sql
+
+        def cols(table: str, prefix: str = "") -> sql.Composable:
+            return sql.SQL(", ").join(
+                sql.SQL(prefix) + sql.Identifier(c) for c in self._columns[table]
+            )
+
+        p = {
+            "tgt": plan.target_thread,
+            "src": plan.source_thread,
+            "ids": list(plan.ids),
+            "with_writes": sorted(plan.with_writes),
+            "spaces": list(plan.namespaces),
+        }
+        copy_checkpoints = sql.SQL(
+            "INSERT INTO checkpoints (thread_id, {c}) SELECT %(tgt)s, {c} FROM checkpoints"
+            " WHERE thread_id = %(src)s AND checkpoint_ns = '' AND checkpoint_id = ANY(%(ids)s)"
+        ).format(c=cols("checkpoints"))
+        _check_copied(plan, self._exec(copy_checkpoints, p))
+        copy_writes = sql.SQL(
+            "INSERT INTO checkpoint_writes (thread_id, {c}) SELECT %(tgt)s, {c}"
+            " FROM checkpoint_writes WHERE thread_id = %(src)s AND checkpoint_ns = ''"
+            " AND checkpoint_id = ANY(%(with_writes)s)"
+        ).format(c=cols("checkpoint_writes"))
+        self._exec(copy_writes, p)
+        if plan.namespaces:  # subgraph runs started from copied writes: whole namespaces
+            for table in ("checkpoints", "checkpoint_writes"):
+                self._exec(
+                    sql.SQL(
+                        "INSERT INTO {t} (thread_id, {c}) SELECT %(tgt)s, {c} FROM {t}"
+                        " WHERE thread_id = %(src)s AND checkpoint_ns = ANY(%(spaces)s)"
+                    ).format(t=sql.Identifier(table), c=cols(table)),
+                    p,
+                )
+        # The channel values: the blob rows the copied checkpoints name by (namespace,
+        # channel, version), each once however many checkpoints share it. A version
+        # with an inline (primitive) value has no blob row and needs none.
+        copy_blobs = sql.SQL(
+            "INSERT INTO checkpoint_blobs (thread_id, {c}) SELECT %(tgt)s, {bc}"
+            " FROM (SELECT DISTINCT c.checkpoint_ns, v.key, v.value FROM checkpoints c"
+            "       CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v"
+            "       WHERE c.thread_id = %(tgt)s) AS r"
+            " JOIN checkpoint_blobs b ON b.thread_id = %(src)s"
+            "  AND b.checkpoint_ns = r.checkpoint_ns AND b.channel = r.key AND b.version = r.value"
+        ).format(c=cols("checkpoint_blobs"), bc=cols("checkpoint_blobs", "b."))
+        self._exec(copy_blobs, p)
+
+    def ids(self, thread: str) -> list[tuple[str, str | None]]:
+        return [
+            (cid, pid)
+            for cid, pid in self._q(
+                "SELECT checkpoint_id, parent_checkpoint_id FROM checkpoints"
+                " WHERE thread_id = %s AND checkpoint_ns = ''"
+                ' ORDER BY checkpoint_id COLLATE "C"',
+                (thread,),
+            )
+        ]
+
+    @contextmanager
+    def reader(self) -> Iterator[Store]:
+        yield _connection_store(self.url, self.conn)
+
+
+def _connection_store(url: str, conn: psycopg.Connection[Any]) -> Store:
+    """lgtt's PostgreSQL reader on a connection of ours: it sees the rows this
+    connection wrote, committed or not (a dry run's are never committed)."""
+    from lgtt.store.postgres import PostgresStore, display_url
+
+    class OnConnection(PostgresStore):
+        """The store's reads, through ``conn`` instead of a read-only snapshot of its own."""
+
+        def __init__(self) -> None:
+            self.url = url
+            self._display = display_url(url)
+            self.conn = conn
+            self._has_task_path = True
+            self._check_schema()
+
+        def close(self) -> None:
+            """The connection is the target's: it closes it."""
+
+    return OnConnection()
+
+
+@contextmanager
+def _open_postgres(url: str, *, scratch: bool) -> Iterator[PostgresTarget]:
+    import psycopg
+
+    from lgtt.store.postgres import connect
+
+    # What PostgresSaver.from_conn_string opens (rows as tuples: PostgresSaver asks for
+    # dict rows per cursor); ours so connection errors read as lgtt's.
+    conn = connect(url, autocommit=True, prepare_threshold=0)
+    try:
+        if scratch:
+            try:
+                with conn.transaction(force_rollback=True):
+                    yield PostgresTarget(url, conn, scratch=True)
+            except psycopg.Error as exc:  # one the steps inside did not make one line
+                from lgtt.store.postgres import _first_line, display_url
+
+                raise DatabaseError(
+                    f"PostgreSQL {display_url(url)}: {_first_line(exc, url)}",
+                    "nothing was written (a dry run is rolled back)",
+                ) from None
+        else:
+            yield PostgresTarget(url, conn, scratch=False)
+    finally:
+        with suppress(psycopg.Error):
+            conn.close()
+
+
+@contextmanager
+def open_target(db: str, *, scratch: bool) -> Iterator[Target]:
+    """The database to write (``db`` as :func:`writable` gave it), or a scratch whose
+    writes never reach it: a scratch SQLite file with ``db`` attached read-only, or on
+    PostgreSQL a transaction that is rolled back at the end."""
+    from lgtt.store import is_postgres_url
+
+    if is_postgres_url(db):
+        with _open_postgres(db, scratch=scratch) as pg:
+            yield pg
+    else:
+        with _open_sqlite(Path(db), scratch=scratch) as lite:
+            yield lite
+
+
 # --- what a write produced ---------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A thread's head after a write: where it stands and its state."""
+    """A thread's head after a write (or the checkpoint asked for): where it stands and
+    its state."""
 
     thread_id: str
     checkpoint_id: str
@@ -346,15 +651,14 @@ class Outcome:
     interrupts: tuple[Any, ...] = ()
 
 
-def read_outcome(path: Path, thread: str) -> Outcome:
-    """Read a thread's head back with lgtt's own (strict, read-only) reader."""
+def read_outcome(target: Target, thread: str, at: str | None = None) -> Outcome:
+    """Read a thread's head (or checkpoint ``at``) back with lgtt's own strict reader."""
     from lgtt.checkpoints import load_checkpoint
     from lgtt.refs import resolve_in
-    from lgtt.store.sqlite import SqliteStore
     from lgtt.threads import thread_status
 
-    with SqliteStore(str(path)) as store:
-        ref = resolve_in(store, thread, None)
+    with target.reader() as store:
+        ref = resolve_in(store, thread, at)
         detail = load_checkpoint(store, ref)
     tasks = list(detail.tasks)
     error = next((t.error for t in tasks if t.error is not None), detail.summary.error)

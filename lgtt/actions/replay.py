@@ -19,8 +19,9 @@ Nodes before REF must not run again: lgtt checks that every new checkpoint desce
 from REF and that no copied checkpoint before REF gained writes, and reports any node
 LangGraph did re-run.
 
-With ``keep=False`` everything happens in a scratch copy (the recorded line and the
-replay side by side) and the database is not opened for writing.
+With ``keep=False`` everything happens where nothing reaches the database: a scratch
+SQLite copy (the recorded line and the replay side by side), or on PostgreSQL one
+transaction that is rolled back at the end (see :mod:`lgtt.actions.history`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -42,7 +42,7 @@ from lgtt.actions.history import (
     path_to,
     plan_copy,
     run_config,
-    sqlite_file,
+    writable,
 )
 from lgtt.diff import DiffOptions, diff_values, top_key
 from lgtt.errors import UsageError
@@ -62,14 +62,15 @@ def default_name(store: Store, thread: str) -> str:
 
 @dataclass(frozen=True)
 class ReplayPlan:
-    db: Path
+    #: the database (a SQLite path or a PostgreSQL URL)
+    db: str
     ref: Resolved
     thread: str
     keep: bool
     dry_run: bool
     #: root → REF into the replay thread
     copy: CopyPlan
-    #: scratch only: the recorded history root → end, under its own thread id
+    #: a scratch file only: the recorded history root → end, under its own thread id
     recorded: CopyPlan | None
     #: the recorded main line from REF: REF, then what followed it
     line: tuple[str, ...]
@@ -165,7 +166,7 @@ def plan_replay(
         raise UsageError("replay works on the root graph's checkpoints", "drop --ns")
     if to is not None and not to.strip():
         raise UsageError("--to is empty", "give the replay thread a name")
-    db = sqlite_file(store)
+    db = writable(store)
     thread = to or default_name(store, ref.thread_id)
     if thread in set(store.thread_ids()):
         raise UsageError(
@@ -199,17 +200,15 @@ def plan_replay(
 
 def execute_replay(plan: ReplayPlan, graph: LoadedGraph) -> ReplayResult:
     """Run the replay (in the database, or a scratch copy) and compare it."""
-    from lgtt.store.sqlite import SqliteStore
-
     if plan.dry_run:
         return ReplayResult(plan, recorded_steps=len(plan.line) - 1)
     with open_target(plan.db, scratch=not plan.keep) as target:
         with target.transaction():
-            if plan.recorded is not None:
+            if plan.recorded is not None and not target.holds_source:
                 target.copy(plan.recorded)
             target.copy(plan.copy)
         error, notes = _drive(plan, graph, target)
-        with SqliteStore(str(target.path)) as store:
+        with target.reader() as store:
             result = _compare(store, plan, error, notes)
             rerun = reruns_before_start(store, plan)
     return replace(result, rerun_before_start=rerun) if rerun else result
