@@ -366,6 +366,34 @@ def test_branch_copy_is_the_history_langgraph_continues(
         assert db.graph(COUNTER, saver).invoke(None, cfg("t-branch-3")) == source[-1].values
 
 
+def test_branch_copies_subgraph_runs(cli: RunCli, db: Db, twin: Db | None) -> None:
+    """A subgraph run started from a copied checkpoint comes along: its namespace's
+    checkpoints, writes and (PostgreSQL) blobs, so LangGraph resumes the branch."""
+    from langgraph.types import Command
+
+    def go(d: Db) -> Any:
+        doc = cmd(cli, d, "branch", "approval")[1]
+        (ns,) = cmd(cli, d, "timeline", "approval")[1]["namespaces"]
+        copy = cmd(cli, d, "timeline", doc["thread_id"], "--ns", ns)[1]
+        source = cmd(cli, d, "timeline", "approval", "--ns", ns)[1]
+        return ns, doc, copy, source
+
+    ns, doc, copy, source = both(db, twin, go)
+    assert doc["thread_id"] == "approval-branch-2" and doc["next"] == ["ask"]
+    unthreaded = [{k: v for k, v in c.items() if k != "thread_id"} for c in copy["checkpoints"]]
+    assert unthreaded == [
+        {k: v for k, v in c.items() if k != "thread_id"} for c in source["checkpoints"]
+    ]
+    copied, original = raw_rows(db, "approval-branch-2"), raw_rows(db, "approval")
+    for table, rows in original.items():
+        in_ns = [r for r in rows if r[0] == ns]
+        assert in_ns and [r for r in copied[table] if r[0] == ns] == in_ns, table
+    with db.saver() as saver:
+        graph = scenarios.approval_graph(saver)
+        done = graph.invoke(Command(resume="yes"), cfg("approval-branch-2"))
+    assert done["approved"] is True and done["notes"][-1] == "answer=yes"
+
+
 def test_branch_edit_and_run(cli: RunCli, db: Db, twin: Db | None) -> None:
     source = ids_of(history(db, COUNTER, "t"))[::-1]
     args = ("--from", "4", "--set", "count=7", "--set", 'steps=["x"]', "--as-node", "inc")
@@ -568,6 +596,24 @@ def test_recover_all(cli: RunCli, db: Db, twin: Db | None) -> None:
     t1 = next(r for r in doc["results"] if r["thread_id"] == "t1")
     assert t1["attempts"] == 1 and "work needs ok=true" in t1["error"]
     assert history(db, FLAKY, "t1")[0].tasks[0].error is not None  # LangGraph stored it
+
+
+def test_one_recovery_per_thread_at_a_time(cli: RunCli, db: Db) -> None:
+    """SQLite: a lock file on this machine; PostgreSQL: the server's advisory lock, so a
+    recover on another machine is kept out too."""
+    from lgtt.actions.recover import thread_lock
+
+    args = ("recover", "t1", "--set", "ok=true", "--db", db.url, "--graph", FLAKY)
+    with thread_lock(db.url, "t1"):
+        r = cli(*args)
+        assert r.exit_code == 2 and r.stdout == ""
+        assert r.stderr.startswith("error: another lgtt recover (") and "'t1'" in r.stderr
+        assert len(r.stderr.strip().splitlines()) == 1
+        assert (
+            cli("recover", "a1", "--resume", '"no"', "--db", db.url, "--graph", APPROVAL).exit_code
+            == 0
+        )
+    assert cli(*args).exit_code == 0
 
 
 def test_check(cli: RunCli, template: Db, twin_template: Db | None) -> None:

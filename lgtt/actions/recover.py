@@ -14,7 +14,8 @@ error against the checkpoint it ran from, as it does in any run.
 Safe to repeat: a thread whose head is done has nothing to recover, whatever the
 options (``--from`` and ``--set`` included), so running the same recover twice does
 nothing the second time. A thread is recovered by one lgtt process at a time (an
-advisory lock per database and thread on this machine), and recover refuses to run
+advisory lock per database and thread: a lock file on this machine for SQLite, a
+PostgreSQL advisory lock — any machine — for PostgreSQL), and recover refuses to run
 when the thread's head moved between reading it and resuming it (another process is
 writing the thread). Recovery runs with ``durability="sync"``: each step is stored
 before the next starts, so a recovery that is itself killed can be recovered again.
@@ -28,7 +29,7 @@ import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -665,22 +666,30 @@ class ThreadBusy(LgttError):
 
 @contextmanager
 def thread_lock(db: str, thread: str) -> Iterator[None]:
-    """An advisory lock per (database, thread) on this machine, held while recovering.
+    """An advisory lock per (database, thread), held while recovering.
 
-    The lock file lives in the temporary directory, never beside the database.
-    Processes on other machines are not excluded: the head check in :func:`recover`
-    catches most of those races, and LangGraph's own writes cannot corrupt the thread
-    (at worst two runs leave two children of one checkpoint, a fork).
+    On PostgreSQL it is the server's own: a session-level ``pg_try_advisory_lock`` on a
+    connection held for the recovery, so lgtt processes on any machine exclude each
+    other, and a killed process's lock goes with its connection. On SQLite it is a lock
+    file in the temporary directory (never beside the database): processes on other
+    machines are not excluded there. Either way the head check in :func:`recover`
+    catches most other races, and LangGraph's own writes cannot corrupt the thread (at
+    worst two runs leave two children of one checkpoint, a fork).
     """
+    from lgtt.store import is_postgres_url
+
+    if is_postgres_url(db):
+        with _postgres_lock(db, thread):
+            yield
+        return
     try:
         import fcntl
     except ImportError:  # pragma: no cover - not on Windows
         yield
         return
-    from lgtt.store import is_postgres_url
     from lgtt.store.sqlite import sqlite_path
 
-    where = db if is_postgres_url(db) else str(sqlite_path(db).resolve())
+    where = str(sqlite_path(db).resolve())
     key = hashlib.sha256(f"{where}\0{thread}".encode()).hexdigest()[:32]
     folder = Path(tempfile.gettempdir()) / "lgtt-locks"
     folder.mkdir(exist_ok=True)
@@ -700,6 +709,44 @@ def thread_lock(db: str, thread: str) -> Iterator[None]:
         yield
     finally:
         os.close(fd)
+
+
+@contextmanager
+def _postgres_lock(url: str, thread: str) -> Iterator[None]:
+    """``pg_try_advisory_lock`` on a 64-bit key of the thread id, in this database."""
+    import psycopg
+
+    from lgtt.store.postgres import connect
+
+    digest = hashlib.sha256(f"lgtt recover\0{thread}".encode()).digest()
+    key = int.from_bytes(digest[:8], "big", signed=True)
+    conn = connect(url, autocommit=True)
+    try:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not (row and row[0]):
+            # A bigint key shows in pg_locks as classid (high half) and objid (low half).
+            unsigned = key & 0xFFFFFFFFFFFFFFFF
+            holder = conn.execute(
+                "SELECT l.pid, host(a.client_addr) FROM pg_locks l"
+                " LEFT JOIN pg_stat_activity a ON a.pid = l.pid"
+                " WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1"
+                " AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+                " AND l.classid::bigint = %s AND l.objid::bigint = %s LIMIT 1",
+                (unsigned >> 32, unsigned & 0xFFFFFFFF),
+            ).fetchone()
+            who = (
+                f"PostgreSQL session {holder[0]}" + (f" from {holder[1]}" if holder[1] else "")
+                if holder
+                else "another session"
+            )
+            raise ThreadBusy(
+                f"another lgtt recover ({who}) is recovering thread {thread!r}",
+                "wait for it to finish, then check `lgtt recover --list`",
+            )
+        yield
+    finally:
+        with suppress(psycopg.Error):
+            conn.close()  # the lock goes with the session
 
 
 def recover_one(
