@@ -1,0 +1,1 @@
+"""Graph modules the hardening and crash tests pass as ``--graph``."""
