@@ -167,11 +167,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Db:
     return Db("sqlite", str(path))
 
 
-@pytest.fixture(scope="module", params=BACKENDS)
-def template(request: pytest.FixtureRequest, sqlite_template: Db) -> Db:
-    """The scenario database of one backend, built once per module: read, never written."""
-    if request.param == "sqlite":
-        return sqlite_template
+@pytest.fixture(scope="module")
+def pg_template(request: pytest.FixtureRequest) -> Db:
     from langgraph.checkpoint.postgres import PostgresSaver
 
     url = create_database(_pg_server(request), "lgtt_tmpl")
@@ -179,6 +176,15 @@ def template(request: pytest.FixtureRequest, sqlite_template: Db) -> Db:
         saver.setup()
         build(saver)
     return Db("postgres", url)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def template(request: pytest.FixtureRequest, sqlite_template: Db) -> Db:
+    """The scenario database of one backend, built once per module: read, never written."""
+    if request.param == "sqlite":
+        return sqlite_template
+    pg: Db = request.getfixturevalue("pg_template")
+    return pg
 
 
 @pytest.fixture
@@ -660,6 +666,31 @@ def test_postgres_saver_commits_nothing_inside_an_outer_transaction(pg_db_url: s
     finally:
         conn.close()
         other.close()
+
+
+@pytest.mark.postgres
+def test_postgres_read_only_role(
+    cli: RunCli, pg_template: Db, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A role that may only SELECT reads everything; a branch — a dry run too, which
+    writes in a transaction it rolls back — is one line saying so."""
+    import psycopg
+
+    server = _pg_server(request)
+    with fresh(pg_template, tmp_path, request, "ro") as db, psycopg.connect(db.url) as conn:
+        conn.execute("DROP ROLE IF EXISTS lgtt_reader")
+        conn.execute("CREATE ROLE lgtt_reader LOGIN")
+        conn.execute("GRANT SELECT ON ALL TABLES IN SCHEMA public TO lgtt_reader")
+        conn.commit()
+        reader = Db("postgres", server.url(db.url.rsplit("/", 1)[1], user="lgtt_reader"))
+        before = db.digest()
+        assert cmd(cli, reader, "timeline", "t")[0] == 0
+        for extra in ((), ("--dry-run",)):
+            r = cli("branch", "t", "--from", "3", *extra, "--db", reader.url)
+            assert r.exit_code == 2 and r.stdout == "", r.stderr
+            assert "permission denied" in r.stderr and "INSERT" in r.stderr
+            assert len(r.stderr.strip().splitlines()) == 1
+        assert db.digest() == before
 
 
 # --- raw rows ------------------------------------------------------------------------------

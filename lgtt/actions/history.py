@@ -22,16 +22,17 @@ Per backend:
   temporary directory with the real database attached read-only: the real file is never
   opened for writing.
 - PostgreSQL (:class:`PostgresTarget`): one autocommit connection; the copy and the edit
-  run in one ``with conn.transaction()`` block, the edit through ``PostgresSaver`` on
-  that same connection (its own ``transaction()``/``pipeline()`` blocks nest inside
-  ours: savepoints and pipeline syncs, never a commit). The three tables are copied
-  with ``INSERT … SELECT``: the checkpoints, the ``checkpoint_blobs`` rows their
-  ``channel_versions`` name, and the writes. For ``--dry-run`` and ``replay --no-keep``
-  everything — copy, edit, the replay's whole run — happens inside one outer
-  transaction opened with ``force_rollback=True``: other sessions never see a row of
-  it, and it is rolled back when the command ends, whatever happens. (So a dry run needs
-  a role allowed to INSERT, as the real run does.) Outside a dry run, the graph runs on
-  the same autocommit connection, as ``PostgresSaver.from_conn_string`` opens one.
+  run in one ``with conn.transaction()`` block (``REPEATABLE READ``: one snapshot of the
+  source), the edit through ``PostgresSaver`` on that same connection (its own
+  ``transaction()``/``pipeline()`` blocks nest inside ours: savepoints and pipeline
+  syncs, never a commit). The three tables are copied with ``INSERT … SELECT``: the
+  checkpoints, the ``checkpoint_blobs`` rows their ``channel_versions`` name, and the
+  writes. For ``--dry-run`` and ``replay --no-keep`` everything — copy, edit, the
+  replay's whole run — happens inside one outer transaction opened with
+  ``force_rollback=True``: other sessions never see a row of it, and it is rolled back
+  when the command ends, whatever happens. (So a dry run needs a role allowed to INSERT,
+  as the real run does.) Outside a dry run, the graph runs on the same autocommit
+  connection, as ``PostgresSaver.from_conn_string`` opens one.
 """
 
 from __future__ import annotations
@@ -481,6 +482,11 @@ class PostgresTarget(Target):
         from lgtt.store.postgres import _first_line
 
         reason = _first_line(exc, self.url)
+        if isinstance(exc, psycopg.errors.SerializationFailure):
+            return DatabaseError(
+                f"{doing} {self.display} failed: {reason}",
+                "another process wrote the same rows meanwhile; nothing was written: retry",
+            )
         if isinstance(exc, psycopg.errors.InsufficientPrivilege):
             hint = "connect as a role that may INSERT into LangGraph's tables"
             if self.scratch:
@@ -599,6 +605,9 @@ def _open_postgres(url: str, *, scratch: bool) -> Iterator[PostgresTarget]:
     # What PostgresSaver.from_conn_string opens (rows as tuples: PostgresSaver asks for
     # dict rows per cursor); ours so connection errors read as lgtt's.
     conn = connect(url, autocommit=True, prepare_threshold=0)
+    # Our transactions (the copy + edit, a dry run's outer one) read one snapshot, as
+    # SQLite's BEGIN IMMEDIATE does: every INSERT … SELECT sees the same source rows.
+    conn.isolation_level = psycopg.IsolationLevel.REPEATABLE_READ
     try:
         if scratch:
             try:
