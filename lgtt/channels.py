@@ -35,13 +35,49 @@ def is_internal(channel: str) -> bool:
     return channel.startswith("__") or ":" in channel
 
 
-def state_values(checkpoint: dict[str, Any]) -> Any:
-    """The state as ``StateSnapshot.values`` shows it: state channels only."""
+END = "__end__"
+
+
+def state_values(checkpoint: dict[str, Any], writes: Sequence[WriteRow] = ()) -> Any:
+    """The state as ``StateSnapshot.values`` shows it: state channels only.
+
+    A ``StateGraph(int)`` keeps its state in ``__root__``; a functional-API
+    ``@entrypoint`` shows the value it returned (channel ``__end__``), None before.
+    """
     cv = checkpoint.get("channel_values") or {}
     values = {k: v for k, v in cv.items() if not is_internal(k)}
-    if not values and "__root__" in cv:
+    if values:
+        return values
+    if "__root__" in cv:
         return cv["__root__"]
+    if END in cv:
+        return cv[END]
+    if entry_node(checkpoint, writes) != START:
+        return None
     return values
+
+
+def entry_node(checkpoint: dict[str, Any], writes: Sequence[WriteRow] = ()) -> str:
+    """The node the ``__start__`` channel triggers: ``__start__`` in a StateGraph, the
+    entrypoint in the functional API (which records its name in ``versions_seen``, and
+    in the task paths of its writes)."""
+    seen = checkpoint.get("versions_seen") or {}
+    for node, versions in seen.items():
+        if node != START and node not in _NOT_NODES and START in (versions or {}):
+            return node
+    if END in (checkpoint.get("channel_versions") or {}):
+        return next(iter(n for n in seen if n not in _NOT_NODES and n != START), START)
+    pulled = {
+        w.task_path[len(PULL_PREFIX) :] for w in writes if w.task_path.startswith(PULL_PREFIX)
+    }
+    if (
+        pulled
+        and START not in pulled
+        and len(pulled) == 1
+        and not any(c.startswith("branch:to:") for c in checkpoint.get("channel_values") or {})
+    ):
+        return next(iter(pulled))
+    return START
 
 
 def _version_gt(a: Any, b: Any) -> bool:
@@ -73,9 +109,9 @@ def _available(channel: str, value: Any) -> bool:
     return True
 
 
-def _trigger_target(channel: str) -> str | None:
+def _trigger_target(channel: str, entry: str = START) -> str | None:
     if channel == START:
-        return START
+        return entry
     if channel.startswith("branch:to:"):
         return channel[len("branch:to:") :]
     if channel.startswith("join:"):
@@ -138,9 +174,10 @@ def due_tasks(checkpoint: dict[str, Any], writes: Sequence[WriteRow] = ()) -> li
         (n, f"{PUSH_PREFIX}{i:010d}") for i, n in enumerate(push_nodes(checkpoint))
     ]
     pulled: set[str] = set()
+    entry = entry_node(checkpoint, writes) if START in cv else START
     if versions:
         for channel, value in cv.items():
-            node = _trigger_target(channel)
+            node = _trigger_target(channel, entry)
             if node is None or node in pulled or not _available(channel, value):
                 continue
             seen = seen_all.get(node)

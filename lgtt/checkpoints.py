@@ -351,7 +351,11 @@ def load_checkpoint(store: Store, ref: Resolved) -> CheckpointDetail:
     summarizer = Summarizer(store, ref.thread_id, ref.checkpoint_ns, ref.ids, grouped, lazy=True)
     subs = subgraph_starts(store, ref.thread_id, writes) if not ref.checkpoint_ns else {}
     summary = summarizer.summarize(row, subs.get(ref.checkpoint_id, ()))
-    values: Any = ch.state_values(row.checkpoint) if row.checkpoint is not None else None
+    values: Any = (
+        ch.state_values(row.checkpoint, grouped.get(ref.checkpoint_id, []))
+        if row.checkpoint is not None
+        else None
+    )
     if row.checkpoint is not None:
         # Keys the head has but this checkpoint (or its parent) lacks may be reducer
         # channels LangGraph shows at their empty value: learn them from the thread.

@@ -207,6 +207,61 @@ def run_failing(saver: SqliteSaver, thread: str = "failing") -> Any:
     return g
 
 
+# --- the functional API, Command(goto=...), durability="exit" with a failure -----------
+
+
+def run_functional(saver: SqliteSaver, thread: str, n: int) -> Any:
+    from langgraph.func import entrypoint, task
+
+    @task
+    def double(x: int) -> int:
+        return x * 2
+
+    @entrypoint(checkpointer=saver)
+    def workflow(start: int) -> dict[str, Any]:
+        a = double(start).result()
+        b = double(a).result()
+        ok = interrupt({"ok?": b}) if start == 3 else "auto"
+        return {"a": a, "b": b, "ok": ok}
+
+    workflow.invoke(n, cfg(thread))
+    return workflow
+
+
+class Routed(TypedDict):
+    n: int
+    log: Annotated[list[str], operator.add]
+
+
+def run_goto(saver: SqliteSaver, thread: str = "goto") -> Any:
+    def router(s: Routed) -> Command[Any]:
+        return Command(update={"log": ["router"]}, goto="right" if s["n"] > 0 else "left")
+
+    b = StateGraph(Routed)
+    b.add_node("router", router, destinations=("left", "right"))
+    b.add_node("left", lambda s: {"log": ["L"]})
+    b.add_node("right", lambda s: {"log": ["R"]})
+    b.add_edge(START, "router")
+    g = b.compile(checkpointer=saver)
+    g.invoke({"n": 1, "log": []}, cfg(thread))
+    return g
+
+
+def run_exit_failure(saver: SqliteSaver, thread: str = "exit-fail") -> Any:
+    def boom(s: Routed) -> dict[str, Any]:
+        raise ValueError("failed at the end")
+
+    b = StateGraph(Routed)
+    b.add_node("one", lambda s: {"n": 1, "log": ["one"]})
+    b.add_node("boom", boom)
+    b.add_edge(START, "one")
+    b.add_edge("one", "boom")
+    g = b.compile(checkpointer=saver)
+    with contextlib.suppress(ValueError):
+        g.invoke({"n": 0, "log": []}, cfg(thread), durability="exit")
+    return g
+
+
 def build_all(path: Path) -> tuple[dict[str, Any], SqliteSaver]:
     """Every scenario into one database; thread id → the graph that made it (the saver
     stays open so LangGraph can be asked about the same file; close ``saver.conn``)."""
@@ -219,5 +274,9 @@ def build_all(path: Path) -> tuple[dict[str, Any], SqliteSaver]:
         "shop": run_shop(saver),
         "shop-exit": run_shop(saver, "shop-exit", durability="exit"),
         "failing": run_failing(saver),
+        "func": run_functional(saver, "func", 2),
+        "func-int": run_functional(saver, "func-int", 3),
+        "goto": run_goto(saver),
+        "exit-fail": run_exit_failure(saver),
     }
     return graphs, saver

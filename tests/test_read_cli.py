@@ -197,7 +197,7 @@ def test_human_output_is_plain_without_colour(cli: RunCli, db: Path) -> None:
 
 def test_threads_status_filter(cli: RunCli, db: Path) -> None:
     doc = json.loads(cli("threads", "--status", "failed", "--db", db, "--json").stdout)
-    assert sorted(t["thread_id"] for t in doc["threads"]) == ["failing", "fanout"]
+    assert sorted(t["thread_id"] for t in doc["threads"]) == ["exit-fail", "failing", "fanout"]
     assert "unknown status" in _one_error_line(cli("threads", "--status", "weird", "--db", db))
 
 
