@@ -445,3 +445,12 @@ def test_postgres_killed_inside_the_transaction(
     assert pg_snapshot(pg_runs) == before
     # and the database still takes the same command whole
     assert cli(*args, "--db", pg_runs).exit_code == 0
+
+
+def test_postgres_branch_killed_during_the_edit_leaves_nothing(
+    pg_runs: str, tmp_path: Path
+) -> None:
+    before = pg_snapshot(pg_runs)
+    doing = kill_when_paused([*BRANCH, "--db", pg_runs], tmp_path, tmp_path / "paused")
+    assert "items reducer" in doing
+    assert pg_snapshot(pg_runs) == before

@@ -739,7 +739,8 @@ def test_untrusted_database_through_write_commands(evil: dict[str, Any]) -> None
 
 def test_untrusted_database_through_postgres(evil: dict[str, Any], pg_db_url: str) -> None:
     """The same blobs into PostgreSQL and back (import splits each checkpoint into
-    PostgresSaver's blobs, export joins them): nothing is imported, built or unpickled."""
+    PostgresSaver's blobs, export joins them), copied by branch and pruned there: nothing
+    is imported, built or unpickled."""
     db, folder = str(evil["db"]), evil["db"].parent
     assert _lgtt(evil, "export", "evil", "-o", "evil.json", "--db", db).returncode == 0
     for args in (
@@ -747,6 +748,7 @@ def test_untrusted_database_through_postgres(evil: dict[str, Any], pg_db_url: st
         ["import", "evil.json", "--to", "evil-2"],
         ["export", "evil", "-o", "from-pg.json"],
         ["blame", "evil", "thing"],
+        ["branch", "evil", "--to", "evil-copy"],
         ["prune", "evil-2", "--keep", "1", "--yes"],
         ["import", "from-pg.json", "--db", str(folder / "back.sqlite")],
     ):
