@@ -54,9 +54,10 @@ def compile_ignores(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
     for p in patterns:
         try:
             out.append(re.compile(p))
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:
+            shown = p if len(p) <= 60 else p[:57] + "…"
             raise UsageError(
-                f"invalid --ignore regex {p!r}: {exc}",
+                f"invalid --ignore regex {shown!r}: {exc}",
                 "it is a Python regex searched in paths such as root['messages'][3]; "
                 "escape [ ] . with a backslash",
             ) from None

@@ -186,16 +186,8 @@ CATALOGUE: list[tuple[str, list[str], list[str]]] = [
     ("branch-edit-raises", ["branch", "t", "--set", "steps=5", "--as-node", "inc",
                             "--graph", COUNTER], ["applying the edit raised TypeError"]),
     ("branch-existing-target", ["branch", "t", "--to", "f"], ["thread 'f' already exists"]),
-    pytest.param(
-        "branch-to-not-unicode", ["branch", "t", "--to", "x\udcff"], ["--to"],
-        marks=pytest.mark.xfail(strict=True, reason="lgtt/actions/history.py: a --to that is "
-                                "not valid Unicode is an internal error (not fixed here)"),
-    ),
-    pytest.param(
-        "replay-to-not-unicode", ["replay", "t", "--to", "x\udcff", "--graph", COUNTER], ["--to"],
-        marks=pytest.mark.xfail(strict=True, reason="lgtt/actions/history.py: a --to that is "
-                                "not valid Unicode is an internal error (not fixed here)"),
-    ),
+    ("branch-to-not-unicode", ["branch", "t", "--to", "x\udcff"], ["--to"]),
+    ("replay-to-not-unicode", ["replay", "t", "--to", "x\udcff", "--graph", COUNTER], ["--to"]),
     ("branch-unknown-thread", ["branch", "nope"], ["no thread 'nope'"]),
     ("branch-from-out-of-range", ["branch", "t", "--from", "99"], ["out of range"]),
     ("recover-set-malformed", ["recover", "f", "--set", "ok=", "--graph", FLAKY],
@@ -221,17 +213,9 @@ CATALOGUE: list[tuple[str, list[str], list[str]]] = [
      ["invalid --ignore regex '('"]),
     ("diff-ignore-invalid", ["diff", "t", "f", "--ignore", "("], ["invalid --ignore regex '('"]),
     ("diff-ignore-unbalanced", ["diff", "t", "f", "--ignore", "[a-"], ["invalid --ignore regex"]),
-    pytest.param(
-        "diff-ignore-too-big", ["diff", "t", "f", "--ignore", "a{99999999999}"], ["--ignore"],
-        marks=pytest.mark.xfail(strict=True, reason="lgtt/diff.py compile_ignores catches only "
-                                "re.error: OverflowError is an internal error (not fixed here)"),
-    ),
-    pytest.param(
-        "replay-ignore-too-deep", ["replay", "t", "--ignore", "(" * 5000 + ")" * 5000,
-                                   "--graph", COUNTER], ["--ignore"],
-        marks=pytest.mark.xfail(strict=True, reason="lgtt/diff.py compile_ignores: RecursionError"
-                                " is an internal error (not fixed here)"),
-    ),
+    ("diff-ignore-too-big", ["diff", "t", "f", "--ignore", "a{99999999999}"], ["--ignore"]),
+    ("replay-ignore-too-deep", ["replay", "t", "--ignore", "(" * 5000 + ")" * 5000,
+                                   "--graph", COUNTER], ["--ignore"]),
     # diff / blame
     ("diff-unknown-thread", ["diff", "t", "nope"], ["no thread 'nope'"]),
     ("diff-unknown-key", ["diff", "t", "f", "--keys", "nokey"], ["nokey"]),

@@ -27,6 +27,7 @@ from langchain_core.runnables import RunnableConfig
 from lgtt.actions.edits import Edit, apply_edit, check_edit
 from lgtt.actions.history import (
     CopyPlan,
+    check_thread_name,
     open_target,
     path_to,
     plan_copy,
@@ -153,8 +154,7 @@ def plan_branch(
         )
     if graph is not None and edit:
         check_edit(edit, graph)
-    if to is not None and not to.strip():
-        raise UsageError("--to is empty", "give the new thread a name")
+    check_thread_name(to, "new")
     db = writable(store)
     thread = ref.thread_id if in_place else (to or default_name(ref.thread_id, ref.index))
     if not in_place and thread in set(store.thread_ids()):

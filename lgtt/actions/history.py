@@ -681,3 +681,18 @@ def read_outcome(target: Target, thread: str, at: str | None = None) -> Outcome:
         error=error,
         interrupts=detail.summary.interrupts,
     )
+
+
+def check_thread_name(name: str | None, what: str) -> None:
+    """A ``--to`` name must be non-empty text that can be stored (valid Unicode)."""
+    if name is None:
+        return
+    if not name.strip():
+        raise UsageError("--to is empty", f"give the {what} thread a name")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError(
+            f"--to {name.encode('utf-8', 'backslashreplace').decode()} is not valid Unicode text",
+            f"give the {what} thread a name in UTF-8",
+        ) from None

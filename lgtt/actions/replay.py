@@ -37,6 +37,7 @@ from lgtt import channels as ch
 from lgtt.actions.history import (
     CopyPlan,
     Target,
+    check_thread_name,
     line_from,
     open_target,
     path_to,
@@ -164,8 +165,7 @@ def plan_replay(
 
     if ref.checkpoint_ns:
         raise UsageError("replay works on the root graph's checkpoints", "drop --ns")
-    if to is not None and not to.strip():
-        raise UsageError("--to is empty", "give the replay thread a name")
+    check_thread_name(to, "replay")
     db = writable(store)
     thread = to or default_name(store, ref.thread_id)
     if thread in set(store.thread_ids()):
