@@ -245,3 +245,15 @@ def decode_writes(rows: Iterable[tuple[Any, ...]]) -> list[WriteRow]:
 def order_namespaces(found: Iterable[str]) -> list[str]:
     """The root namespace first, then subgraph namespaces by name."""
     return sorted(found, key=lambda ns: (ns != "", ns))
+
+
+def decode_error_value(type_: str | None, value: bytes | None) -> Any:
+    """The stored ``__error__`` write (the exception's repr), or a marker if damaged."""
+    if type_ is None and value is None:
+        return None
+    from lgtt import serde  # imports LangGraph: only when there is an error to read
+
+    try:
+        return serde.loads(type_, value)
+    except serde.DecodeError as exc:
+        return f"<unreadable error value: {exc}>"

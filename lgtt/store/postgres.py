@@ -42,6 +42,7 @@ from lgtt.store.base import (
     ThreadHead,
     WriteRow,
     checkpoint_shape_error,
+    decode_error_value,
     decode_writes,
     order_namespaces,
     uuid6_time,
@@ -255,14 +256,7 @@ class PostgresStore(Store):
         """
         out = []
         for tid, n, cid, pid, md, ts, hw, et, ev, pt in self._q(sql):
-            error = None
-            if et is not None or ev is not None:
-                from lgtt import serde  # imports LangGraph: only when there is an error
-
-                try:
-                    error = serde.loads(et, ev)
-                except serde.DecodeError as exc:
-                    error = f"<unreadable error value: {exc}>"
+            error = decode_error_value(et, ev)
             out.append(
                 ThreadHead(
                     thread_id=str(tid),

@@ -26,6 +26,7 @@ from lgtt.store.base import (
     ThreadHead,
     WriteRow,
     checkpoint_shape_error,
+    decode_error_value,
     decode_writes,
     order_namespaces,
     ts_from_blob_prefix,
@@ -184,14 +185,7 @@ class SqliteStore(Store):
         """
         out = []
         for tid, n, cid, pid, md, prefix, hw, et, ev, pt in self._q(sql):
-            error = None
-            if et is not None or ev is not None:
-                from lgtt import serde
-
-                try:
-                    error = serde.loads(et, ev)
-                except serde.DecodeError as exc:
-                    error = f"<unreadable error value: {exc}>"
+            error = decode_error_value(et, ev)
             out.append(
                 ThreadHead(
                     thread_id=str(tid),
