@@ -258,3 +258,34 @@ def test_extension_codes_match_langgraph() -> None:
 
     codes = {n: getattr(jsonplus, n) for n in dir(jsonplus) if n.startswith("EXT_")}
     assert codes and all(getattr(serde, n) == v for n, v in codes.items())
+
+
+# --- --set KEY=JSON -------------------------------------------------------------------------
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=5), c, max_size=4),
+    max_leaves=20,
+)
+keys = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,12}", fullmatch=True)
+
+
+@FAST
+@given(key=keys, value=json_values)
+def test_set_round_trips_any_json_value(key: str, value: Any) -> None:
+    from lgtt.actions.edits import parse_set
+
+    assert parse_set(f"{key}={json.dumps(value)}") == (key, value)
+
+
+@FAST
+@given(text=st.text(max_size=60))
+def test_any_set_text_parses_or_fails_with_one_line(text: str) -> None:
+    from lgtt.actions.edits import parse_set
+
+    try:
+        key, _value = parse_set(text)
+    except LgttError as exc:
+        assert "\n" not in str(exc)
+        return
+    assert key and key == text.partition("=")[0].strip()
