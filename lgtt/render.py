@@ -66,14 +66,14 @@ def _names(names: Sequence[str]) -> str:
 
 
 def threads_table(threads: Sequence[ThreadInfo]) -> Table:
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col in ("THREAD", "STATUS", "CHECKPOINTS", "STEP", "UPDATED", "NEXT", "ERROR / INTERRUPT"):
+    # One line per thread: every column keeps its width, the last one (the error or
+    # interrupt, in full in `show` and --json) takes what is left and is shortened.
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False, expand=True)
+    for col in ("THREAD", "STATUS", "CHECKPOINTS", "STEP", "UPDATED", "NEXT"):
         table.add_column(
-            col,
-            justify="right" if col in ("CHECKPOINTS", "STEP") else "left",
-            no_wrap=col != "ERROR / INTERRUPT",
-            overflow="ellipsis",
+            col, justify="right" if col in ("CHECKPOINTS", "STEP") else "left", no_wrap=True
         )
+    table.add_column("ERROR / INTERRUPT", ratio=1, no_wrap=True, overflow="ellipsis")
     for t in threads:
         detail = ""
         if t.error is not None:
