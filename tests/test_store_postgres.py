@@ -38,6 +38,7 @@ from lgtt.store.base import NULL_TASK_ID, CheckpointRow, Store
 from lgtt.store.postgres import _BATCH, PostgresStore, display_url
 from lgtt.store.sqlite import SqliteStore
 from tests.pgserver import PASSWORD_ROLE, PgServer, create_database, free_port
+from tests.scenarios import Order, Price
 
 pytestmark = pytest.mark.postgres
 
@@ -150,18 +151,6 @@ def run_fanout(saver: Any, thread: str, items: list[int]) -> Any:
     with contextlib.suppress(ValueError):
         g.invoke({"items": items, "results": []}, cfg(thread))
     return g
-
-
-class Order(BaseModel):
-    sku: str
-    qty: int = 1
-    tags: list[str] = []
-
-
-@dataclasses.dataclass
-class Price:
-    amount: float
-    currency: str = "EUR"
 
 
 class Shop(BaseModel):
