@@ -692,9 +692,8 @@ def diff_refs(
     store: Store, a: str, b: str, *, ns: str = "", opts: DiffOptions | None = None
 ) -> StateDiff:
     """``lgtt diff A B``: two bare, different thread ids compare as threads; else checkpoints."""
-    known = set(store.thread_ids())
-    ta, sel_a = split_ref(a, known)
-    tb, sel_b = split_ref(b, known)
+    ta, sel_a = split_ref(a, store)
+    tb, sel_b = split_ref(b, store)
     ra, rb = resolve(store, a, ns=ns), resolve(store, b, ns=ns)
     if sel_a is None and sel_b is None and ta != tb:
         return diff_threads(store, ra, rb, opts)

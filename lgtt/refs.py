@@ -11,7 +11,9 @@ exactly is that thread; otherwise the text after the last ``@`` is the selector.
 from __future__ import annotations
 
 import difflib
+import itertools
 import re
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 
 from lgtt.errors import RefError, UsageError
@@ -38,8 +40,12 @@ class Resolved:
         return f"{self.thread_id}@{self.index}{ns}"
 
 
-def split_ref(text: str, known_threads: set[str] | None = None) -> tuple[str, str | None]:
-    """``"t1@3"`` → ``("t1", "3")``; ``"t1"`` → ``("t1", None)``."""
+def split_ref(text: str, known_threads: Container[str] | None = None) -> tuple[str, str | None]:
+    """``"t1@3"`` → ``("t1", "3")``; ``"t1"`` → ``("t1", None)``.
+
+    ``known_threads`` (a Store, or any container of thread ids) lets a thread id that
+    contains ``@`` name itself.
+    """
     if not text:
         raise UsageError("empty reference", "write THREAD, THREAD@N or THREAD@CHECKPOINT_ID")
     if known_threads is not None and text in known_threads:
@@ -54,8 +60,8 @@ def split_ref(text: str, known_threads: set[str] | None = None) -> tuple[str, st
     return thread, selector
 
 
-def _unknown_thread(store: Store, thread: str, known: set[str]) -> RefError:
-    close = difflib.get_close_matches(thread, sorted(known), n=3)
+def _unknown_thread(store: Store, thread: str) -> RefError:
+    close = difflib.get_close_matches(thread, sorted(store.thread_ids()), n=3)
     hint = f"did you mean {', '.join(close)}?" if close else "run `lgtt threads` to list them"
     return RefError(f"no thread {thread!r} in {store.display}", hint)
 
@@ -91,10 +97,9 @@ def select(ids: list[tuple[str, str | None]], selector: str | None, *, label: st
 
 def resolve(store: Store, text: str, *, ns: str = "") -> Resolved:
     """Resolve ``THREAD[@SELECTOR]`` to one checkpoint of the given namespace."""
-    known = set(store.thread_ids())
-    thread, selector = split_ref(text, known)
-    if thread not in known:
-        raise _unknown_thread(store, thread, known)
+    thread, selector = split_ref(text, store)
+    if thread not in store:
+        raise _unknown_thread(store, thread)
     return resolve_in(store, thread, selector, ns=ns)
 
 
@@ -122,9 +127,8 @@ def resolve_thread(store: Store, thread: str | None) -> tuple[str, bool]:
     Returns ``(thread_id, guessed)`` so the CLI can say on stderr which it chose.
     """
     if thread:
-        known = set(store.thread_ids())
-        if thread not in known:
-            raise _unknown_thread(store, thread, known)
+        if thread not in store:
+            raise _unknown_thread(store, thread)
         return thread, False
     heads = store.threads()
     if not heads:
@@ -133,3 +137,18 @@ def resolve_thread(store: Store, thread: str | None) -> tuple[str, bool]:
         )
     latest = max(heads, key=lambda h: (h.head_id, h.thread_id))
     return latest.thread_id, True
+
+
+def short_len(ids: Sequence[str], minimum: int = 8) -> int:
+    """Shortest prefix length that keeps every id of a thread unique (like git): the
+    timeline's short ids are references that resolve."""
+    s = sorted(ids)
+    need = minimum
+    for a, b in itertools.pairwise(s):
+        common = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            common += 1
+        need = max(need, common + 1)
+    return min(need, max((len(i) for i in ids), default=minimum))

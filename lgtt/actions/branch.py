@@ -157,7 +157,7 @@ def plan_branch(
     check_thread_name(to, "new")
     db = writable(store)
     thread = ref.thread_id if in_place else (to or default_name(ref.thread_id, ref.index))
-    if not in_place and thread in set(store.thread_ids()):
+    if not in_place and thread in store:
         raise UsageError(
             f"thread {thread!r} already exists",
             "pass --to NEW_NAME (lgtt never writes into an existing thread)",

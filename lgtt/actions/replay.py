@@ -168,7 +168,7 @@ def plan_replay(
     check_thread_name(to, "replay")
     db = writable(store)
     thread = to or default_name(store, ref.thread_id)
-    if thread in set(store.thread_ids()):
+    if thread in store:
         raise UsageError(
             f"thread {thread!r} already exists",
             "pass --to NEW_NAME (lgtt never writes into an existing thread)",

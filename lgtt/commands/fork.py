@@ -50,7 +50,7 @@ def resolve_start(
     from lgtt.refs import resolve, resolve_from, resolve_thread, split_ref
 
     if thread is not None:
-        tid, selector = split_ref(thread, set(store.thread_ids()))
+        tid, selector = split_ref(thread, store)
         if selector is not None:
             if from_ is not None:
                 raise UsageError(

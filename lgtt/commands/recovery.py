@@ -276,7 +276,7 @@ def _recover_thread(
     from lgtt.refs import split_ref
 
     with opened(s) as store:
-        tid, selector = split_ref(thread, set(store.thread_ids()))
+        tid, selector = split_ref(thread, store)
         if selector is not None:
             if from_ is not None:
                 raise UsageError(f"{thread!r} already names a checkpoint", "drop --from")

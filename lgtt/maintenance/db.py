@@ -760,7 +760,7 @@ def _is_sqlite(store: Store) -> bool:
 
 def shown_url(store: Store) -> str:
     """The database as messages name it (a PostgreSQL password hidden)."""
-    return str(getattr(store, "display", store.url))
+    return store.display
 
 
 def _pg_read_conn(store: Store) -> Any:

@@ -85,6 +85,13 @@ class Store(ABC):
         """All thread ids (any namespace)."""
 
     @abstractmethod
+    def has_thread(self, thread_id: str) -> bool:
+        """Whether any checkpoint belongs to this thread: one indexed lookup."""
+
+    def __contains__(self, thread_id: object) -> bool:
+        return isinstance(thread_id, str) and self.has_thread(thread_id)
+
+    @abstractmethod
     def checkpoint_ids(self, thread_id: str, ns: str = "") -> list[tuple[str, str | None]]:
         """``(checkpoint_id, parent_checkpoint_id)`` of a thread's namespace, oldest first."""
 

@@ -275,6 +275,9 @@ class PostgresStore(Store):
     def thread_ids(self) -> list[str]:
         return [str(r[0]) for r in self._q("SELECT DISTINCT thread_id FROM checkpoints")]
 
+    def has_thread(self, thread_id: str) -> bool:
+        return bool(self._q("SELECT 1 FROM checkpoints WHERE thread_id = %s LIMIT 1", (thread_id,)))
+
     def checkpoint_ids(self, thread_id: str, ns: str = "") -> list[tuple[str, str | None]]:
         return [
             (cid, pid)

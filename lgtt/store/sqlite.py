@@ -207,6 +207,12 @@ class SqliteStore(Store):
     def thread_ids(self) -> list[str]:
         return [str(r[0]) for r in self._q("SELECT DISTINCT thread_id FROM checkpoints")]
 
+    def has_thread(self, thread_id: str) -> bool:
+        row = self._q(
+            "SELECT 1 FROM checkpoints WHERE thread_id = ? LIMIT 1", (thread_id,)
+        ).fetchone()
+        return row is not None
+
     def checkpoint_ids(self, thread_id: str, ns: str = "") -> list[tuple[str, str | None]]:
         return list(
             self._q(
