@@ -69,6 +69,8 @@ class Timeline:
     checkpoints: tuple[CheckpointSummary, ...]
     total: int
     namespaces: tuple[str, ...] = ()
+    #: id prefix length unique across the whole thread (for short ids)
+    id_len: int = 8
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -20,20 +19,6 @@ from lgtt.values import Record
 STATUS_STYLE = {"done": "green", "failed": "bold red", "interrupted": "yellow", "pending": "cyan"}
 MAX_STRING = 200
 MAX_LENGTH = 20
-
-
-def short_len(ids: Sequence[str], minimum: int = 8) -> int:
-    """Shortest prefix length that keeps every id of a thread unique (like git)."""
-    s = sorted(ids)
-    need = minimum
-    for a, b in itertools.pairwise(s):
-        common = 0
-        for x, y in zip(a, b, strict=False):
-            if x != y:
-                break
-            common += 1
-        need = max(need, common + 1)
-    return min(need, max((len(i) for i in ids), default=minimum))
 
 
 def when(ts: str | None, *, precise: bool = False) -> str:
@@ -105,7 +90,8 @@ def _markers(c: CheckpointSummary) -> Text:
     return out
 
 
-def timeline_view(timeline: Timeline, lanes: Sequence[str], id_len: int) -> RenderableType:
+def timeline_view(timeline: Timeline, lanes: Sequence[str]) -> RenderableType:
+    id_len = timeline.id_len
     n = timeline.total
     forks = sum(lane.count("╮") + lane.count("┬") for lane in lanes)
     head = Text.assemble(

@@ -12,6 +12,7 @@ from lgtt.checkpoints import (
 )
 from lgtt.errors import RefError
 from lgtt.models import CheckpointSummary, Timeline
+from lgtt.refs import short_len
 from lgtt.store.base import Store
 
 
@@ -42,7 +43,14 @@ def load_timeline(
         [summarizer.summarize(r, subs.get(r.checkpoint_id, ())) for r in rows]
     )
     spaces = tuple(s for s in store.namespaces(thread_id) if s) if not ns else ()
-    return Timeline(thread_id, ns, tuple(summaries), total=len(ids), namespaces=spaces)
+    return Timeline(
+        thread_id,
+        ns,
+        tuple(summaries),
+        total=len(ids),
+        namespaces=spaces,
+        id_len=short_len([cid for cid, _ in ids]),
+    )
 
 
 def graph_lanes(checkpoints: Sequence[CheckpointSummary]) -> list[str]:

@@ -347,7 +347,7 @@ def diff_view(result: StateDiff, *, full: bool = False) -> RenderableType:
 
 
 def blame_view(result: Blame, *, all_changes: bool = False, full: bool = False) -> RenderableType:
-    from lgtt.render import short_len
+    from lgtt.refs import short_len
 
     limit = 0 if full else WIDTH
     id_len = short_len([cid for cid, _ in result.head.ids])

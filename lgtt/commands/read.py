@@ -89,13 +89,12 @@ def timeline(
         tid, guessed = resolve_thread(store, thread)
         say_guess(out, tid, guessed)
         tl = load_timeline(store, tid, ns, limit=limit)
-        all_ids = [cid for cid, _ in store.checkpoint_ids(tid, ns)]
     if out.json:
         out.emit(tl.to_json())
     else:
-        from lgtt.render import short_len, timeline_view
+        from lgtt.render import timeline_view
 
-        out.show(timeline_view(tl, graph_lanes(tl.checkpoints), short_len(all_ids)))
+        out.show(timeline_view(tl, graph_lanes(tl.checkpoints)))
     _fail_on_unreadable(tl.checkpoints)
 
 
@@ -188,7 +187,7 @@ def demo(
     if out.json:
         out.emit({"db": str(path), "threads": threads_made})
         return
-    from lgtt.render import short_len, threads_table, timeline_view
+    from lgtt.render import threads_table, timeline_view
     from lgtt.threads import list_threads
     from lgtt.timeline import graph_lanes, load_timeline
 
@@ -196,9 +195,8 @@ def demo(
     with opened(s) as store:
         found = list_threads(store)
         tl = load_timeline(store, "conversation-1")
-        ids = [c for c, _ in store.checkpoint_ids("conversation-1")]
     out.show(threads_table(found), "")
-    out.show(timeline_view(tl, graph_lanes(tl.checkpoints), short_len(ids)), "")
+    out.show(timeline_view(tl, graph_lanes(tl.checkpoints)), "")
     db_arg = f" --db {path}"
     tips = [
         f"lgtt threads{db_arg}",
